@@ -1,0 +1,1 @@
+"""The Typer command-line layer: options in, a call into ruview_cli, rendering out."""

@@ -1,0 +1,49 @@
+"""Helpers every command shares: consoles, JSON output, turning RuviewError into an exit code."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import Any, Callable, TypeVar
+
+import typer
+
+from ruview_cli.errors import EXIT_FAILED, RuviewError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def console(stderr: bool = False):
+    """A rich console; colour and live rendering switch off by themselves when not a TTY."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def emit_json(obj: Any) -> None:
+    """One JSON document per line on stdout, flushed, so pipes see it at once."""
+    sys.stdout.write(json.dumps(obj, separators=(",", ":"), sort_keys=False) + "\n")
+    sys.stdout.flush()
+
+
+def report_errors(func: F) -> F:
+    """Turn RuviewError (and Ctrl-C) into a clear message and the documented exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except RuviewError as exc:
+            err = console(stderr=True)
+            err.print(f"[bold red]error:[/] {exc.message}", soft_wrap=True)
+            if exc.fix:
+                err.print(f"[bold]fix:[/] {exc.fix}", soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+__all__ = ["console", "emit_json", "report_errors", "EXIT_FAILED"]
