@@ -1,0 +1,568 @@
+/*
+ * The tier-1/2 DSP of one frame (antenna 0).
+ *
+ * 1. Sanitise: ESP32 CSI carries a random common phase offset and a random linear phase slope
+ *    across subcarriers per frame (CFO/STO). Both are removed in the complex domain: the slope is
+ *    the amplitude-weighted mean phase step between neighbouring subcarriers
+ *    (arg sum H_k conj H_k-1), the offset the phase of the de-sloped sum. This is the linear fit
+ *    of the unwrapped phase, but immune to unwrapping errors at faded subcarriers.
+ * 2. Per subcarrier: temporal unwrap, exponentially weighted (EW) mean / variance over vital_win
+ *    frames (a window, not all-time), white-noise level from frame-to-frame steps.
+ * 3. Top-K by windowed variance relative to the noise level (from the first frames on).
+ * 4. A streaming principal component of the top-K phases is the chest-motion signal; biquad
+ *    band-passes (designed for the measured sample rate) split breathing and heart; the band
+ *    signals go to a vital_win-frame history from which BPM is computed by crossing timestamps.
+ * 5. Motion energy, presence (variance/noise ratio with calibrated threshold), fall (burst of
+ *    phase speed followed by stillness), persons (clusters of per-subcarrier breathing rates).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "rv_dsp.h"
+
+#define DEFAULT_FS        20.0f
+#define MIN_FS            5.0f
+#define MAX_FS            60.0f
+#define REDESIGN_TOL      0.05f
+#define MOTION_TAU_S      1.0f
+#define FAST_TAU_S        0.25f
+#define PCA_TAU_S         8.0f
+#define CLUSTER_GAP_BPM   2.0f
+#define TOPK_STICKY       1.5f      /* top-K membership hysteresis */
+#define VAR_CLIP          25.0f     /* per-sample variance contribution cap, x noise */
+#define VAR_TAU_S         6.0f      /* per-channel variance window (EW time constant) */
+#define PRES_DEFAULT_THR  1.0f      /* metric units; also the calibration ceiling */
+#define PRES_MIN_THR      0.3f      /* calibration floor */
+#define FLOOR_RISE_S      300.0f
+#define PRES_OFF_RATIO    0.7f      /* hysteresis: off below 0.7 x threshold */
+#define CAL_FRAMES        1200u
+#define MOTION_RATIO      3.0f      /* phase speed / quiet floor: gross motion */
+#define FALL_MAX_BURST_US 3000000u
+#define FALL_SETTLE_US    1500000u
+#define FALL_MIN_BURST_US 100000u
+#define FALL_RESET_US     2000000u
+#define MIN_POWER         2.0f      /* I^2+Q^2 below this: phase is noise, subcarrier skipped */
+
+static float ew_alpha(float dt, float tau)
+{
+    float a = dt / (tau + dt);
+    return a > 1.0f ? 1.0f : a;
+}
+
+/* Frames before the windowed statistics mean anything: half the vitals history, >= 32. */
+static uint32_t warmup_frames(const rv_edge_t *e)
+{
+    return e->cfg.vital_win / 2u > 32u ? e->cfg.vital_win / 2u : 32u;
+}
+
+static void track_floor(float *base, float x, float rise)
+{
+    if (*base <= 0.0f || x < *base)
+        *base = x;
+    else
+        *base += rise * *base; /* exponential rise, capped at the current value */
+    if (*base > x && x > 0.0f)
+        *base = x;
+}
+
+static float wrap_pi(float x)
+{
+    while (x > RV_PI)
+        x -= RV_TWO_PI;
+    while (x < -RV_PI)
+        x += RV_TWO_PI;
+    return x;
+}
+
+static void chan_update(rv_subc_t *S, int c, float value, float step, float a)
+{
+    S->u[c] = value;
+    float dm = value - S->mean[c];
+    S->mean[c] += a * dm;
+    float dm2 = dm * dm;
+    if (S->noise[c] > 0.0f && dm2 > VAR_CLIP * S->noise[c])
+        dm2 = VAR_CLIP * S->noise[c]; /* a step (someone left, a door) is not sustained motion */
+    S->var[c] = (1.0f - a) * (S->var[c] + a * dm2);
+    S->noise[c] += a * (0.5f * step * step - S->noise[c]);
+    if (fabsf(S->mean[c]) > 1000.0f) { /* keep float precision: shift value and mean together */
+        S->u[c] -= S->mean[c];
+        S->mean[c] = 0.0f;
+    }
+}
+
+static void design_filters(rv_edge_t *e, float fs)
+{
+    e->design_fs = fs;
+    rv_biquad_design_hp(&e->bp_breath[0], 0.1f, fs, 0.7071f);
+    rv_biquad_design_lp(&e->bp_breath[1], 0.5f, fs, 0.7071f);
+    rv_biquad_design_hp(&e->bp_heart[0], 0.8f, fs, 0.5176f);
+    rv_biquad_design_hp(&e->bp_heart[1], 0.8f, fs, 0.7071f);
+    rv_biquad_design_hp(&e->bp_heart[2], 0.8f, fs, 1.9319f);
+    rv_biquad_design_lp(&e->bp_heart[3], 2.0f, fs, 0.7071f);
+    rv_biquad_design_bp(&e->bp_sc, 0.224f, fs, 0.56f);
+}
+
+void rv_dsp_reset(rv_edge_t *e)
+{
+    memset(&e->sc, 0, sizeof e->sc);
+    memset(e->bp_breath, 0, sizeof e->bp_breath);
+    memset(e->bp_heart, 0, sizeof e->bp_heart);
+    memset(&e->bp_sc, 0, sizeof e->bp_sc);
+    memset(&e->hist, 0, sizeof e->hist);
+    e->n_sc = 0;
+    e->n_topk = 0;
+    e->n_pslot = 0;
+    e->dt_s = 1.0f / DEFAULT_FS;
+    design_filters(e, DEFAULT_FS);
+    e->motion_energy = e->fast_change = e->pres_metric = e->topk_var = 0.0f;
+    e->present = false;
+    e->breath_bpm = e->heart_bpm = 0.0f;
+    e->n_persons = 0;
+    e->calibrated = false;
+    e->cal_n = 0;
+    e->cal_mean = e->cal_m2 = 0.0f;
+    e->pres_thr = e->cfg.pres_thresh ? (float)e->cfg.pres_thresh / 1000.0f : PRES_DEFAULT_THR;
+    e->fall_state = 0;
+    e->fall_latched = false;
+}
+
+/* Robust sample-interval tracking: steps outside [0.5, 2] x the estimate (jitter spikes, lost
+ * frames, clock jumps) are clipped before the EW update, so gaps do not bend the rate. */
+static void track_rate(rv_edge_t *e, uint64_t now_us)
+{
+    if (e->frames > 0 && now_us > e->last_ts_us) {
+        float dt = (float)(now_us - e->last_ts_us) * 1e-6f;
+        if (e->frames == 1) {
+            e->dt_s = dt;
+        } else {
+            float lo = 0.5f * e->dt_s, hi = 2.0f * e->dt_s;
+            dt = dt < lo ? lo : (dt > hi ? hi : dt);
+            e->dt_s += 0.05f * (dt - e->dt_s);
+        }
+        if (e->dt_s < 1.0f / MAX_FS)
+            e->dt_s = 1.0f / MAX_FS;
+        if (e->dt_s > 1.0f / MIN_FS)
+            e->dt_s = 1.0f / MIN_FS;
+    }
+    float fs = 1.0f / e->dt_s;
+    if (fabsf(fs - e->design_fs) > REDESIGN_TOL * e->design_fs)
+        design_filters(e, fs);
+}
+
+static float chan_score(const rv_subc_t *S, int c)
+{
+    return S->var[c] / (S->noise[c] + 1e-9f);
+}
+
+/* Top-K channels by windowed variance relative to their white-noise level (a variance ranking
+ * that a deep-faded, noisy subcarrier cannot win). Real statistics from the second frame on. */
+static void select_topk(rv_edge_t *e, int n_ch)
+{
+    const rv_subc_t *S = &e->sc;
+    float score[RV_TOPK_MAX];
+    uint8_t was[RV_DSP_MAX_CH / 8];
+    memset(was, 0, sizeof was);
+    for (int i = 0; i < e->n_topk; i++)
+        was[e->topk[i] >> 3] |= (uint8_t)(1u << (e->topk[i] & 7u));
+    int k = e->cfg.subk_count;
+    int m = 0;
+    for (int c = 0; c < n_ch; c++) {
+        if (!(S->flag[c] & RV_CH_SEEN))
+            continue; /* null/guard subcarrier: no history */
+        float sc = chan_score(S, c);
+        if (was[c >> 3] & (1u << (c & 7)))
+            sc *= TOPK_STICKY; /* hysteresis: members are not swapped for a marginally better one */
+        int pos = m < k ? m : k;
+        while (pos > 0 && score[pos - 1] < sc) {
+            if (pos < k) {
+                e->topk[pos] = e->topk[pos - 1];
+                score[pos] = score[pos - 1];
+            }
+            pos--;
+        }
+        if (pos < k) {
+            e->topk[pos] = (uint8_t)c;
+            score[pos] = sc;
+            if (m < k)
+                m++;
+        }
+    }
+    e->n_topk = (uint8_t)m;
+}
+
+/* Keep each top-K channel's period tracker across re-rankings; new channels start fresh. */
+static void remap_pslots(rv_edge_t *e)
+{
+    rv_pslot_t old[RV_TOPK_MAX];
+    int n_old = e->n_pslot;
+    memcpy(old, e->pslot, sizeof(rv_pslot_t) * (size_t)n_old);
+    for (int i = 0; i < e->n_topk; i++) {
+        rv_pslot_t *p = &e->pslot[i];
+        int j = 0;
+        while (j < n_old && old[j].ch != e->topk[i])
+            j++;
+        if (j < n_old) {
+            *p = old[j];
+        } else {
+            memset(p, 0, sizeof *p);
+            p->ch = e->topk[i];
+        }
+    }
+    e->n_pslot = e->n_topk;
+}
+
+static void update_presence(rv_edge_t *e)
+{
+    uint32_t warmup = warmup_frames(e);
+    if (e->cfg.pres_thresh == 0 && e->cfg.edge_tier >= 2 && !e->calibrated &&
+        e->frames > warmup) {
+        /* adaptive calibration: Welford over 1200 frames after the warm-up */
+        e->cal_n++;
+        float d = e->pres_metric - e->cal_mean;
+        e->cal_mean += d / (float)e->cal_n;
+        e->cal_m2 += d * (e->pres_metric - e->cal_mean);
+        if (e->cal_n >= CAL_FRAMES) {
+            float thr = e->cal_mean + 3.0f * sqrtf(e->cal_m2 / (float)(e->cal_n - 1));
+            if (thr < PRES_MIN_THR)
+                thr = PRES_MIN_THR;
+            if (thr > PRES_DEFAULT_THR)
+                thr = PRES_DEFAULT_THR; /* a person in the room during calibration */
+            e->pres_thr = thr;
+            e->calibrated = true;
+        }
+    }
+    if (e->frames <= warmup) {
+        e->present = false; /* statistics still filling their windows */
+        return;
+    }
+    if (e->present)
+        e->present = e->pres_metric > PRES_OFF_RATIO * e->pres_thr;
+    else
+        e->present = e->pres_metric > e->pres_thr;
+}
+
+static void update_fall(rv_edge_t *e, uint64_t now_us)
+{
+    if (e->cfg.edge_tier < 2)
+        return;
+    float thr = (float)e->cfg.fall_thresh / 1000.0f;
+    float fc = e->fall_metric;
+    switch (e->fall_state) {
+    case 0: /* idle */
+        if (fc > thr) {
+            e->fall_state = 1;
+            e->fall_t0_us = now_us;
+        }
+        break;
+    case 1: /* burst in progress */
+        if (now_us - e->fall_t0_us > FALL_MAX_BURST_US) {
+            e->fall_state = 3; /* sustained motion (walking): not a fall */
+            e->fall_t1_us = now_us;
+        } else if (fc < 0.5f * thr) {
+            e->fall_state = 2;
+            e->fall_t1_us = now_us;
+        }
+        break;
+    case 2: /* burst over: a fall if stillness follows */
+        if (fc > 0.5f * thr) {
+            e->fall_state = 1;
+        } else if (now_us - e->fall_t1_us >= FALL_SETTLE_US) {
+            if (e->fall_t1_us - e->fall_t0_us >= FALL_MIN_BURST_US) {
+                e->fall_latched = true;
+                e->falls++;
+            }
+            e->fall_state = 0;
+        }
+        break;
+    default: /* sustained motion: wait for a quiet spell */
+        if (fc > 0.5f * thr)
+            e->fall_t1_us = now_us;
+        else if (now_us - e->fall_t1_us >= FALL_RESET_US)
+            e->fall_state = 0;
+        break;
+    }
+}
+
+void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
+{
+    int n = f->iq_len / (2 * f->n_antennas);
+    if (n > RV_DSP_MAX_SC)
+        n = RV_DSP_MAX_SC;
+    if (n != e->n_sc) {
+        /* a new subcarrier layout: per-channel statistics restart */
+        memset(&e->sc, 0, sizeof e->sc);
+        e->n_sc = (uint16_t)n;
+        e->n_topk = 0;
+        e->n_pslot = 0;
+    }
+    track_rate(e, now_us);
+    const int8_t *iq = f->iq;
+    uint32_t t_ms = (uint32_t)(now_us / 1000u);
+
+    /* ---- 1. CFO/STO sanitisation in the complex domain ---- */
+    float sr = 0.0f, si = 0.0f;
+    for (int k = 1; k < n; k++) {
+        float ar = iq[2 * k], ai = iq[2 * k + 1], br = iq[2 * k - 2], bi = iq[2 * k - 1];
+        sr += ar * br + ai * bi;   /* H_k conj(H_k-1) */
+        si += ai * br - ar * bi;
+    }
+    float slope = rv_atan2f(si, sr);
+    float cs = cosf(slope), sn = sinf(slope);
+    float rr = 1.0f, ri = 0.0f;   /* exp(-j slope k), advanced incrementally */
+    float cr = 0.0f, ci = 0.0f;
+    for (int k = 0; k < n; k++) {
+        float hr = iq[2 * k], hi = iq[2 * k + 1];
+        cr += hr * rr - hi * ri;
+        ci += hr * ri + hi * rr;
+        float nr = rr * cs + ri * sn;
+        ri = ri * cs - rr * sn;
+        rr = nr;
+    }
+    float offset = rv_atan2f(ci, cr);
+
+    /* ---- 2. per-channel statistics: phase (unwrapped in time) and relative amplitude ---- */
+    bool first = e->frames == 0;
+    float a_v = ew_alpha(e->dt_s, VAR_TAU_S);
+    float a_me = ew_alpha(e->dt_s, MOTION_TAU_S), a_fc = ew_alpha(e->dt_s, FAST_TAU_S);
+    float wsum = 0.0f, du2 = 0.0f, adu = 0.0f, asum = 0.0f;
+    rv_subc_t *S = &e->sc;
+    float amp[RV_DSP_MAX_SC];
+    for (int k = 0; k < n; k++) {
+        float hr = iq[2 * k], hi = iq[2 * k + 1];
+        float p = hr * hr + hi * hi;
+        amp[k] = p >= MIN_POWER ? sqrtf(p) : 0.0f;
+        asum += amp[k];
+    }
+    float inv_mean_amp = asum > 0.0f ? (float)n / asum : 0.0f;
+    for (int k = 0; k < n; k++) {
+        if (amp[k] == 0.0f)
+            continue; /* phase of a null/guard subcarrier is noise */
+        float hr = iq[2 * k], hi = iq[2 * k + 1];
+        float p = amp[k] * amp[k];
+        float psi = wrap_pi(rv_atan2f(hi, hr) - offset - slope * (float)k);
+        float rel = amp[k] * inv_mean_amp; /* AGC gain removed */
+        int ca = n + k;
+        if (first || !(S->flag[k] & RV_CH_SEEN)) {
+            S->psi_prev[k] = psi;
+            S->u[k] = S->mean[k] = psi;
+            S->u[ca] = S->mean[ca] = rel;
+            S->var[k] = S->noise[k] = S->var[ca] = S->noise[ca] = 0.0f;
+            S->flag[k] |= RV_CH_SEEN;
+            S->flag[ca] |= RV_CH_SEEN;
+            continue;
+        }
+        float d = wrap_pi(psi - S->psi_prev[k]);
+        S->psi_prev[k] = psi;
+        chan_update(S, k, S->u[k] + d, d, a_v);
+        chan_update(S, ca, rel, rel - S->u[ca], a_v);
+        wsum += p;
+        du2 += p * d * d;
+        adu += p * fabsf(d);
+    }
+    if (wsum > 0.0f) {
+        float me = du2 / wsum, fc = adu / wsum;
+        if (e->motion_energy == 0.0f) { /* first measurement: no ramp from zero */
+            e->motion_energy = me;
+            e->fast_change = fc;
+        }
+        e->motion_energy += a_me * (me - e->motion_energy);
+        e->fast_change += a_fc * (fc - e->fast_change);
+    }
+    /* quiet-room floors: follow the signal during the warm-up, then follow any drop at once
+     * and rise only slowly (so a person moving for minutes does not become the floor) */
+    if (e->frames < warmup_frames(e)) {
+        e->me_base = e->motion_energy;
+        e->fc_base = e->fast_change;
+    } else {
+        float rise = ew_alpha(e->dt_s, FLOOR_RISE_S);
+        track_floor(&e->me_base, e->motion_energy, rise);
+        track_floor(&e->fc_base, e->fast_change, rise);
+    }
+    e->fall_metric = e->fc_base > 0.0f ? e->fast_change / e->fc_base : 0.0f;
+    if (e->fall_metric > e->fall_peak)
+        e->fall_peak = e->fall_metric;
+
+    /* ---- 3. top-K channels ---- */
+    int n_ch = 2 * n;
+    select_topk(e, n_ch);
+    remap_pslots(e);
+    int K = e->n_topk;
+    float msum = 0.0f, vsum = 0.0f;
+    for (int i = 0; i < K; i++) {
+        int c = e->topk[i];
+        msum += chan_score(S, c);
+        vsum += S->var[c];
+    }
+    float mv = K ? msum / (float)K - 1.0f : 0.0f;
+    float mm = e->me_base > 0.0f ? 0.25f * (e->motion_energy / e->me_base - 1.0f) : 0.0f;
+    e->pres_metric = mv > mm ? mv : mm;
+    if (e->pres_metric < 0.0f)
+        e->pres_metric = 0.0f;
+    e->topk_var = K ? vsum / (float)K : 0.0f;
+
+    /* ---- 4. principal component -> breathing / heart ----
+     * s = sum_c v_c x_c / sum_c |v_c| with v_c = w_c / noise_c: w_c (EW covariance of x_c with
+     * s, a streaming power iteration) is the channel's gain for the dominant motion; dividing by
+     * its noise makes the sum a maximum-ratio combination. Started from the top-1 channel. */
+    float s = 0.0f, wabs = 0.0f;
+    for (int c = 0; c < n_ch; c++) {
+        if (!(S->flag[c] & RV_CH_SEEN))
+            continue;
+        float v = S->w[c] / (S->noise[c] + 1e-9f);
+        s += v * (S->u[c] - S->mean[c]);
+        wabs += fabsf(v);
+    }
+    if (wabs > 1e-12f)
+        s /= wabs;
+    else if (K)
+        s = S->u[e->topk[0]] - S->mean[e->topk[0]];
+    float a_w = ew_alpha(e->dt_s, PCA_TAU_S);
+    for (int c = 0; c < n_ch; c++)
+        if (S->flag[c] & RV_CH_SEEN)
+            S->w[c] += a_w * ((S->u[c] - S->mean[c]) * s - S->w[c]);
+    if (e->cfg.edge_tier >= 2) {
+        float b = rv_biquad_run(&e->bp_breath[1], rv_biquad_run(&e->bp_breath[0], s));
+        float h = s;
+        for (int i = 0; i < 4; i++)
+            h = rv_biquad_run(&e->bp_heart[i], h);
+        rv_hist_t *H = &e->hist;
+        uint16_t cap = e->cfg.vital_win;
+        H->breath[H->head] = b;
+        H->heart[H->head] = h;
+        H->t_ms[H->head] = t_ms;
+        H->head = (uint16_t)((H->head + 1u) % cap);
+        if (H->count < cap)
+            H->count++;
+
+        /* per-top-K-channel breathing period, for the persons estimate */
+        for (int i = 0; i < e->n_pslot; i++) {
+            rv_pslot_t *P = &e->pslot[i];
+            float x = S->u[P->ch] - S->mean[P->ch];
+            rv_biquad_t q = e->bp_sc;
+            q.z1 = P->z1;
+            q.z2 = P->z2;
+            float y = rv_biquad_run(&q, x);
+            P->z1 = q.z1;
+            P->z2 = q.z2;
+            P->rms2 += a_me * 0.2f * (y * y - P->rms2);
+            float hy2 = 0.09f * P->rms2;
+            if (y < 0.0f && y * y > hy2) {
+                P->armed = 1;
+            } else if (y > 0.0f && y * y > hy2 && P->armed) {
+                P->armed = 0;
+                if (P->up_ms) {
+                    float per = (float)(uint32_t)(t_ms - P->up_ms) * 1e-3f;
+                    if (per >= 1.8f && per <= 11.0f)
+                        P->per = P->per > 0.0f ? P->per + 0.3f * (per - P->per) : per;
+                }
+                P->up_ms = t_ms ? t_ms : 1u;
+            }
+        }
+    }
+
+    e->frames++;
+    update_presence(e);
+    update_fall(e, now_us);
+}
+
+bool rv_dsp_motion(const rv_edge_t *e)
+{
+    return e->fall_metric > MOTION_RATIO;
+}
+
+float rv_dsp_motion_level(const rv_edge_t *e)
+{
+    float m = (e->fall_metric - 1.0f) / 10.0f;
+    if (!(m > 0.0f))
+        return 0.0f;
+    return m > 1.0f ? 1.0f : m;
+}
+
+float rv_dsp_presence_score(const rv_edge_t *e)
+{
+    if (e->frames <= warmup_frames(e))
+        return 0.0f; /* not measured yet */
+    float s = e->pres_metric / (2.0f * e->pres_thr);
+    if (!(s > 0.0f))
+        return 0.0f;
+    return s > 1.0f ? 1.0f : s;
+}
+
+/* Clusters of per-channel breathing rates. A cluster is a person when it has >= 2 channels
+ * (>= 1 with few valid channels) or holds one of the 3 strongest channels: a second person
+ * often dominates only a few subcarriers. */
+static uint8_t estimate_persons(rv_edge_t *e, uint32_t t_ms)
+{
+    float rate[RV_TOPK_MAX];
+    uint8_t rank[RV_TOPK_MAX];
+    int m = 0;
+    for (int i = 0; i < e->n_pslot; i++) {
+        const rv_pslot_t *P = &e->pslot[i];
+        if (P->per <= 0.0f || P->up_ms == 0)
+            continue;
+        if ((float)(uint32_t)(t_ms - P->up_ms) > 2500.0f * P->per)
+            continue; /* stale */
+        float r = 60.0f / P->per;
+        int j = m++;
+        while (j > 0 && rate[j - 1] > r) { /* insertion by rate */
+            rate[j] = rate[j - 1];
+            rank[j] = rank[j - 1];
+            j--;
+        }
+        rate[j] = r;
+        rank[j] = (uint8_t)i;
+    }
+    int clusters = 0, size = 0, best = RV_TOPK_MAX;
+    int min_size = m >= 6 ? 2 : 1;
+    for (int i = 0; i <= m; i++) {
+        if (i == m || (i > 0 && rate[i] - rate[i - 1] > CLUSTER_GAP_BPM)) {
+            if (size > 0 && (size >= min_size || best < 3))
+                clusters++;
+            size = 0;
+            best = RV_TOPK_MAX;
+            if (i == m)
+                break;
+        }
+        size++;
+        if (rank[i] < best)
+            best = rank[i];
+    }
+    if (clusters > RV_MAX_PERSONS)
+        clusters = RV_MAX_PERSONS;
+    if (clusters < 1)
+        clusters = 1;
+    return (uint8_t)clusters;
+}
+
+void rv_dsp_vitals_update(rv_edge_t *e, uint64_t now_us)
+{
+    if (!e->present) {
+        /* nobody there: no vital signs; a returning person starts a fresh estimate */
+        e->breath_bpm = e->heart_bpm = e->breath_conf = e->heart_conf = 0.0f;
+        e->n_persons = 0;
+        return;
+    }
+    if (e->cfg.edge_tier < 2) {
+        e->n_persons = 1;
+        return;
+    }
+    const rv_hist_t *H = &e->hist;
+    uint16_t cap = e->cfg.vital_win;
+    int start = (H->head + cap - H->count) % cap;
+    float cb = 0.0f, ch = 0.0f;
+    float b = rv_crossing_rate(H->breath, H->t_ms, H->count, start, cap, &cb);
+    float h = rv_crossing_rate(H->heart, H->t_ms, H->count, start, cap, &ch);
+    e->breath_conf = cb;
+    e->heart_conf = ch;
+    if (e->motion_energy > 8.0f * e->me_base) {
+        /* gross body motion swamps chest motion: no vital-sign estimate now */
+        e->breath_bpm = e->heart_bpm = e->breath_conf = e->heart_conf = 0.0f;
+        e->n_persons = estimate_persons(e, (uint32_t)(now_us / 1000u));
+        return;
+    }
+    if (b >= 5.0f && b <= 40.0f)
+        e->breath_bpm = e->breath_bpm > 0.0f ? e->breath_bpm + 0.4f * (b - e->breath_bpm) : b;
+    if (h >= 40.0f && h <= 180.0f)
+        e->heart_bpm = e->heart_bpm > 0.0f ? e->heart_bpm + 0.4f * (h - e->heart_bpm) : h;
+    e->n_persons = estimate_persons(e, (uint32_t)(now_us / 1000u));
+}

@@ -1,0 +1,170 @@
+"""Receiver side of compressed CSI (KEYFRAME_RULE.md): which I/Q a 0xC5110005 frame decodes to.
+
+One CompressedStream per (source IP, node_id). It never raises on bad input: a compressed frame
+that cannot be tied to its reference with certainty is counted in `undecodable`.
+
+Two node behaviours, told apart by the raw frames' reserved u16 @18:
+
+* keyframe (our firmware, tier >= 1; raw frames carry flag bit 0): every compressed frame is
+  RLE(cur XOR last keyframe's I/Q). The compressed header has no sequence number, so a frame is
+  released only when the next keyframe at seq S proves the window [S1, S) loss-free: exactly
+  S - S1 - 1 compressed frames arrived in it. Otherwise the whole window is undecodable (one of
+  its frames might belong to a lost keyframe). Output is therefore up to ~1 s late.
+* chain (RuView 0.6.x; reserved = 0): each compressed frame is RLE(cur XOR the I/Q of the CSI
+  callback processed just before). 0.6.x sends the raw frame from the CSI callback (rate-gated;
+  a gated frame still takes a seq) and the compressed frame later from its DSP task, which lags
+  by a batch, so the receiver cannot know which raw frame is the reference. It looks for a
+  pair of raw frames it holds, ref older than cur, with ref XOR expansion == cur (normally
+  ref = cur's predecessor): found, the frame is decoded and verified; else undecodable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .codec import CodecError, rle_expand
+from .packets import CompressedFrame, RawFrame
+
+WINDOW_TIMEOUT_S = 2.0      # receiver time after which an open keyframe window is abandoned
+MAX_PENDING = 255           # compressed frames held per window
+CHAIN_HISTORY = 8           # raw frames kept to find a 0.6.x chain reference
+_SEQ_MASK = 0xFFFFFFFF
+
+
+@dataclass(frozen=True, slots=True)
+class Reconstructed:
+    """One compressed frame turned back into I/Q. keyframe_seq: seq of the reference raw frame."""
+
+    node_id: int
+    iq: bytes = field(repr=False)
+    channel: int
+    keyframe_seq: Optional[int]
+    mode: str                   # "keyframe" | "chain"
+
+
+class CompressedStream:
+    """Pairs one node's compressed frames with the raw frames they were encoded against."""
+
+    def __init__(self) -> None:
+        self.decoded = 0
+        self.undecodable = 0
+        # keyframe mode: the open window
+        self._key_seq: Optional[int] = None
+        self._key_iq: bytes = b""
+        self._key_int: Optional[int] = None
+        self._opened_at = 0.0
+        self._received = 0                       # compressed frames seen in the window
+        self._pending: list[Reconstructed] = []  # decoded, waiting for confirmation
+        # chain mode: recent raw frames, oldest first
+        self._chain: list[tuple[RawFrame, int]] = []   # (frame, I/Q as an int)
+
+    # -- raw frames ---------------------------------------------------------------------------
+
+    def on_raw(self, frame: RawFrame, now: float) -> list[Reconstructed]:
+        """Feed a raw frame of this node. Returns the frames a closing window confirms."""
+        self._expire(now)
+        if frame.flags & 1:
+            released = self._close_window(frame.seq)
+            self._chain.clear()
+            self._key_seq = frame.seq
+            self._key_iq = frame.iq
+            self._key_int = None          # computed when the first compressed frame needs it
+            self._opened_at = now
+            return released
+        # A raw frame without the keyframe flag: 0.6.x (or tier 0) behaviour, chain mode.
+        if self._key_seq is not None:
+            self._abandon()
+        chain = self._chain
+        chain.append((frame, int.from_bytes(frame.iq, "little")))
+        if len(chain) > CHAIN_HISTORY:
+            del chain[0]
+        return []
+
+    # -- compressed frames --------------------------------------------------------------------
+
+    def on_compressed(self, frame: CompressedFrame, now: float) -> list[Reconstructed]:
+        """Feed a compressed frame of this node. Returns frames decoded now (chain mode only)."""
+        self._expire(now)
+        if self._key_seq is not None:
+            self._received += 1
+            if (frame.orig_len != len(self._key_iq) or len(self._pending) >= MAX_PENDING):
+                self.undecodable += 1
+                return []
+            try:
+                x = rle_expand(frame.payload, frame.orig_len)
+            except CodecError:
+                self.undecodable += 1
+                return []
+            key = self._key_int
+            if key is None:
+                key = self._key_int = int.from_bytes(self._key_iq, "little")
+            iq = (int.from_bytes(x, "little") ^ key).to_bytes(frame.orig_len, "little")
+            self._pending.append(Reconstructed(frame.node_id, iq, frame.channel, self._key_seq,
+                                               "keyframe"))
+            return []
+        if self._chain:
+            return self._chain_decode(frame)
+        self.undecodable += 1          # nothing to decode against (no keyframe, no raw frame)
+        return []
+
+    def flush(self, now: float) -> list[Reconstructed]:
+        """Expire a keyframe window open longer than WINDOW_TIMEOUT_S (pass math.inf at the end
+        of a stream: an open window can never be confirmed then)."""
+        self._expire(now)
+        return []
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _expire(self, now: float) -> None:
+        if self._key_seq is not None and now - self._opened_at > WINDOW_TIMEOUT_S:
+            self._abandon()
+
+    def _abandon(self) -> None:
+        """Drop the open window: its frames can never be confirmed."""
+        self.undecodable += len(self._pending)
+        self._pending = []
+        self._received = 0
+        self._key_seq = None
+        self._key_iq = b""
+        self._key_int = None
+
+    def _close_window(self, seq: int) -> list[Reconstructed]:
+        """A keyframe at `seq` closes the open window; release it if it was loss-free."""
+        pending = self._pending
+        self._pending = []
+        received = self._received
+        self._received = 0
+        if self._key_seq is None:
+            return []
+        if received == ((seq - self._key_seq - 1) & _SEQ_MASK):
+            self.decoded += len(pending)
+            return pending
+        self.undecodable += len(pending)
+        return []
+
+    def _chain_decode(self, frame: CompressedFrame) -> list[Reconstructed]:
+        n = frame.orig_len
+        try:
+            x = int.from_bytes(rle_expand(frame.payload, n), "little")
+        except CodecError:
+            self.undecodable += 1
+            return []
+        chain = self._chain
+        # Newest raw frame first, then its predecessors as reference. The reference is normally
+        # the frame just before (seq - 1), but 0.6.x skips DSP frames (ring full, early return)
+        # without telling, so any older frame is tried; a match reproduces a raw frame we hold
+        # byte for byte, so it can never release wrong I/Q.
+        for i in range(len(chain) - 1, 0, -1):
+            cur, cur_int = chain[i]
+            if len(cur.iq) != n:
+                continue
+            want = cur_int ^ x
+            for j in range(i - 1, -1, -1):
+                ref, ref_int = chain[j]
+                if ref_int == want and len(ref.iq) == n:
+                    self.decoded += 1
+                    return [Reconstructed(frame.node_id, cur.iq, frame.channel, ref.seq,
+                                          "chain")]
+        self.undecodable += 1
+        return []

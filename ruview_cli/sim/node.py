@@ -1,0 +1,525 @@
+"""One emulated node: boots from its own flash the way an ESP32-S3 with ESP-IDF does.
+
+Boot = the second-stage bootloader (partition table at 0x8000 → otadata → slot, image
+verification with fallback to the other slots, rollback handling) followed by the app (NVS →
+NodeConfig, HTTP control/OTA server, mDNS advert, self-test of a pending-verify image).
+
+Decisions (where a real board leaves a choice or cannot be copied exactly):
+* No bootable image (blank or corrupt slots, or no partition table): a real board resets in a
+  loop inside the bootloader. The sim stays in state "no_app" with no HTTP and no mDNS until
+  the next reboot (e.g. after esptool writes an app over serial and resets the chip).
+* Crash-loop fault: an image received by OTA while the fault is set "crashes" every time it
+  boots (a property of that image, keyed by its SHA-256). Ours: the first crash happens with
+  the image PENDING_VERIFY, so the bootloader marks it ABORTED and boots the previous slot.
+  RuView 0.6.x has no rollback: the node crash-loops; the sim gives up after 3 boots and stays
+  in state "crash_loop" (down) until it is re-flashed over serial.
+* Self-test (ours, only when the running image is PENDING_VERIFY): passes after
+  `selftest_delay_s` (and after `selftest_hold` is set, if given) unless the selftest-fail fault
+  is set, in which case the app marks itself INVALID and restarts → the previous slot boots.
+* `rollback` in /ota/status is read the way the firmware does it: the app desc version of
+  esp_ota_get_last_invalid_partition() (the newest INVALID/ABORTED otadata entry). It lives in
+  flash, so it survives reboots and power-off, and disappears with the next OTA (which
+  reuses that slot and its otadata sector).
+* RuView 0.6.x with an invalid `target_ip` in NVS starts nothing (no HTTP), like the real
+  firmware; state "halted".
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+from typing import Any, Callable
+
+from ruview_cli.sim.faults import NodeFaults
+from ruview_cli.sim.flash import FlashImage
+from ruview_cli.sim.otadata import (OtaData, PENDING_VERIFY, STATE_NAMES, UNDEFINED)
+
+FLAVORS = ("ours", "ruview-0.6")
+RUVIEW06_MAX_SIZE = 921600
+CHIP_REV = 2                 # ESP32-S3 v0.2
+BASE_REBOOT_S = 0.05         # time the board is down for a plain reboot
+SELFTEST_S = 1.5             # WiFi up + CSI frames + UDP sends, on a healthy node
+CRASH_LOOP_GIVE_UP = 3
+
+# esp_reset_reason_t names as our firmware reports them.
+RESET_REASONS = ("poweron", "sw", "panic", "int_wdt", "task_wdt", "wdt", "brownout", "deepsleep",
+                 "ext", "unknown")
+
+
+class OtaSession:
+    """esp_ota_begin/write/end on the inactive slot of one node."""
+
+    def __init__(self, node: "SimNode", partition: Any):
+        self.node = node
+        self.partition = partition
+        self.written = 0
+        # OTA_SIZE_UNKNOWN: the whole slot is erased up front (RuView issue #556).
+        node.flash.erase(partition.offset, partition.size)
+
+    def write(self, data: bytes) -> None:
+        if self.written + len(data) > self.partition.size:
+            raise OSError("image larger than the OTA partition")
+        self.node.flash.write(self.partition.offset + self.written, data)
+        self.written += len(data)
+
+    def abort(self) -> None:
+        """esp_ota_abort: the half-written slot stays as it is; otadata is not touched."""
+
+    def finish(self):
+        """esp_ota_end (verify the image) + esp_ota_set_boot_partition; returns ImageInfo."""
+        from ruview_cli.ota.image import inspect_image
+
+        data = self.node.flash.read(self.partition.offset, self.written)
+        info = inspect_image(data, chip_rev=self.node.chip_rev)
+        node = self.node
+        if node.faults.crash_loop:
+            node.crashing_images.add(info.sha256)
+        slot = node._slot_index(self.partition)
+        node._otadata().set_boot_slot(slot, len(node._apps), rollback=node.rollback_enabled)
+        return info
+
+
+class SimNode:
+    """One emulated ESP32-S3 node (see module docstring for the boot decisions)."""
+
+    def __init__(self, index: int, ip: str, flash: FlashImage, mac: bytes,
+                 flavor: str = "ours", http_port: int = 8032,
+                 faults: NodeFaults | None = None, advertiser: Any = None,
+                 on_boot: Callable[["SimNode"], None] | None = None,
+                 on_down: Callable[["SimNode", str], None] | None = None,
+                 selftest_delay_s: float = SELFTEST_S,
+                 selftest_hold: threading.Event | None = None,
+                 chip_rev: int = CHIP_REV, ota_reboot_delay_s: float | None = None):
+        if flavor not in FLAVORS:
+            from ruview_cli.errors import UsageError
+
+            raise UsageError(f"unknown node flavor {flavor!r}", "use ours or ruview-0.6")
+        if len(mac) != 6:
+            raise ValueError("mac must be 6 bytes")
+        self.index = index
+        self.ip = ip
+        self.flash = flash
+        self.mac = bytes(mac)
+        self.flavor = flavor
+        self.http_port = http_port
+        self.faults = faults or NodeFaults()
+        self.advertiser = advertiser
+        self.on_boot = on_boot
+        self.on_down = on_down
+        self.selftest_delay_s = selftest_delay_s
+        self.selftest_hold = selftest_hold
+        self.chip_rev = chip_rev
+        from ruview_cli.sim.http_node import OTA_REBOOT_DELAY_S
+
+        # the firmware waits 1 s after answering 200 before esp_restart(); tests may shorten it
+        self.ota_reboot_delay_s = OTA_REBOOT_DELAY_S if ota_reboot_delay_s is None \
+            else ota_reboot_delay_s
+
+        self.state = "off"   # off | running | no_app | crash_loop | halted | download
+        self.boot_error: str | None = None
+        self.config: Any = None
+        self.config_warnings: list[str] = []
+        self.version = ""
+        self.app: Any = None          # ImageInfo of the running image
+        self.running_slot: int | None = None
+        self.running_partition: Any = None
+        self.ota_state = "valid"
+        self.rollback_from: str | None = None
+        self.reset_reason = "poweron"
+        self.boot_count = 0
+        self.crash_count = 0
+        self.crashing_images: set[str] = set()
+        self.booted_at = 0.0
+        self._parts: list = []
+        self._apps: list = []
+        self._http = None
+        self._lock = threading.RLock()
+        self.changed = threading.Condition(self._lock)
+        self._app_stop = threading.Event()
+        self._drop_spent = False
+        self._reboot_timer: threading.Timer | None = None
+        self._closed = False
+
+    # --- properties the HTTP server and the fleet read ------------------------------------
+
+    @property
+    def rollback_enabled(self) -> bool:
+        return self.flavor == "ours"
+
+    @property
+    def node_id(self) -> int:
+        value = getattr(self.config, "node_id", None) if self.config is not None else None
+        return int(value) if value is not None else self.index
+
+    @property
+    def edge_tier(self) -> int:
+        value = getattr(self.config, "edge_tier", None) if self.config is not None else None
+        return int(value) if value is not None else 2
+
+    @property
+    def ota_psk(self) -> str:
+        return (getattr(self.config, "ota_psk", "") or "") if self.config else ""
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    @property
+    def max_size(self) -> int:
+        if self.flavor != "ours":
+            return RUVIEW06_MAX_SIZE
+        nxt = self._next_partition()
+        return nxt.size if nxt is not None else 0
+
+    def wait_for(self, predicate: Callable[["SimNode"], bool], timeout: float = 10.0) -> bool:
+        """Block until predicate(node) holds (checked on every state change)."""
+        with self.changed:
+            return self.changed.wait_for(lambda: predicate(self), timeout)
+
+    def _notify(self) -> None:
+        with self.changed:
+            self.changed.notify_all()
+
+    # --- flash layout ---------------------------------------------------------------------
+
+    def _otadata(self) -> OtaData:
+        from ruview_cli.sim.partitions import SUB_OTADATA, DATA
+
+        for p in self._parts:
+            if p.type == DATA and p.subtype == SUB_OTADATA:
+                return OtaData(self.flash, p.offset)
+        return OtaData(self.flash, 0xF000)
+
+    def _slot_index(self, part: Any) -> int:
+        return self._apps.index(part) if part in self._apps else -1
+
+    def _next_partition(self):
+        """esp_ota_get_next_update_partition(NULL): the OTA slot after the running one."""
+        if not self._apps:
+            return None
+        if self.running_slot is None or self.running_slot < 0:
+            return self._apps[0]
+        return self._apps[(self.running_slot + 1) % len(self._apps)]
+
+    def _load_image(self, part: Any):
+        """The bootloader's image verification of one partition; ImageInfo or None."""
+        from ruview_cli.ota.image import ImageError, inspect_image
+
+        length = self._image_length(part)
+        if length is None:
+            return None
+        try:
+            return inspect_image(self.flash.read(part.offset, length), chip_rev=self.chip_rev)
+        except ImageError:
+            return None
+
+    def _image_length(self, part: Any) -> int | None:
+        """Walk the segment headers in flash (cheap) to know how much to verify."""
+        import struct
+
+        head = self.flash.read(part.offset, 24)
+        if head[0] != 0xE9 or not 0 < head[1] <= 16:
+            return None
+        pos = 24
+        for _ in range(head[1]):
+            if pos + 8 > part.size:
+                return None
+            _addr, length = struct.unpack("<II", self.flash.read(part.offset + pos, 8))
+            pos += 8 + length
+            if pos > part.size:
+                return None
+        pos += 16 - (pos % 16)
+        if head[23] == 1:
+            pos += 32
+        return pos if pos <= part.size else None
+
+    def _bootloader(self):
+        """Second-stage bootloader: (slot index, partition, ImageInfo) or None."""
+        from ruview_cli.sim.partitions import APP, TABLE_LENGTH, TABLE_OFFSET, app_slots, \
+            parse_table
+
+        try:
+            self._parts = parse_table(self.flash.read(TABLE_OFFSET, TABLE_LENGTH))
+        except Exception as exc:
+            self._parts, self._apps = [], []
+            self.boot_error = f"no valid partition table at 0x8000: {exc}"
+            return None
+        self._apps = app_slots(self._parts)
+        factory = next((p for p in self._parts if p.type == APP and p.subtype == 0x00), None)
+        otadata = self._otadata()
+        start = otadata.bootloader_select(len(self._apps), self.rollback_enabled) \
+            if self._apps else None
+        no_otadata = start is None
+        if start is None:
+            start = -1 if factory is not None else 0
+        order = list(range(start, -2, -1)) + list(range(start + 1, len(self._apps)))
+        for idx in order:
+            part = factory if idx == -1 else (self._apps[idx] if idx < len(self._apps) else None)
+            if part is None:
+                continue
+            info = self._load_image(part)
+            if info is not None:
+                if no_otadata and idx >= 0:
+                    otadata.set_actual_slot(idx, len(self._apps))
+                return idx, part, info
+        self.boot_error = "no bootable app partition (every slot is empty or corrupt)"
+        return None
+
+    # --- life cycle -----------------------------------------------------------------------
+
+    def boot(self) -> None:
+        """Power on / come out of reset: bootloader, then the app."""
+        with self._lock:
+            if self._closed or self.state == "running":
+                return
+            self.boot_count += 1
+            self.boot_error = None
+            crashes = 0
+            while True:
+                chosen = self._bootloader()
+                if chosen is None:
+                    self._set_state("no_app")
+                    return
+                slot, part, info = chosen
+                self.running_slot, self.running_partition, self.app = slot, part, info
+                self.version = info.version
+                if info.sha256 not in self.crashing_images:
+                    break
+                # The app panics during start-up: panic reset, the bootloader runs again.
+                crashes += 1
+                self.crash_count += 1
+                self.reset_reason = "panic"
+                if not self.rollback_enabled and crashes >= CRASH_LOOP_GIVE_UP:
+                    self.boot_error = (f"app {info.version} crashes at every boot and RuView "
+                                       "0.6.x has no rollback; re-flash over serial")
+                    self._set_state("crash_loop")
+                    return
+                if crashes > 2 * max(1, len(self._apps)):
+                    self.boot_error = "every app slot crashes at boot"
+                    self._set_state("crash_loop")
+                    return
+            otadata = self._otadata()
+            state = otadata.running_state(slot, len(self._apps)) if slot >= 0 else UNDEFINED
+            pending = self.rollback_enabled and state == PENDING_VERIFY
+            self.ota_state = "pending_verify" if pending else "valid"
+            self.rollback_from = self._rollback_version(otadata, slot)
+            self._load_config()
+            if self.flavor == "ruview-0.6" and not self._target_ip_ok():
+                self.boot_error = "invalid target_ip in NVS: RuView 0.6.x starts nothing"
+                self._set_state("halted")
+                return
+            from ruview_cli.sim.http_node import start_http
+
+            self._app_stop = threading.Event()
+            self._http = start_http(self, self.ip, self.http_port)
+            self.http_port = self._http.server_address[1]  # port 0: keep the one picked
+            self.booted_at = time.monotonic()
+            self.state = "running"
+            if self.advertiser is not None:
+                self.advertiser.register(self)
+            if pending:
+                threading.Thread(target=self._selftest, args=(self._app_stop, self.boot_count),
+                                 name=f"selftest-{self.index}", daemon=True).start()
+            self._notify()
+        if self.on_boot is not None:
+            self.on_boot(self)
+
+    def _rollback_version(self, otadata: OtaData, slot: int) -> str | None:
+        if not self.rollback_enabled or not self._apps:
+            return None
+        bad = otadata.last_invalid_slot(len(self._apps))
+        if bad is None or bad == slot:
+            return None
+        info = self._load_image(self._apps[bad])
+        return info.version if info is not None else None
+
+    def _load_config(self) -> None:
+        from ruview_cli.config.nvs import read_nvs
+        from ruview_cli.sim.node_config import load_node_config
+
+        nvs_part = next((p for p in self._parts if p.name == "nvs"), None)
+        raw: dict = {}
+        if nvs_part is not None:
+            try:
+                raw = read_nvs(self.flash.read(nvs_part.offset, nvs_part.size))
+            except Exception as exc:  # an unreadable NVS boots with defaults, like the firmware
+                self.config_warnings = [f"NVS unreadable ({exc}): defaults used"]
+                raw = {}
+        self._raw_nvs = raw
+        self.config, self.config_warnings = load_node_config(raw)
+
+    def _target_ip_ok(self) -> bool:
+        value = getattr(self, "_raw_nvs", {}).get("csi_cfg", {}).get("target_ip")
+        if value is None:
+            return True
+        text = value.value if hasattr(value, "value") else value
+        if not isinstance(text, str):
+            return True  # wrong type: the typed getter ignores it
+        try:
+            ipaddress.IPv4Address(text)
+            return len(text) <= 15
+        except ValueError:
+            return False
+
+    def _selftest(self, stop: threading.Event, boot_no: int) -> None:
+        """Our firmware's post-OTA self-test: confirm the image or roll back."""
+        if self.selftest_hold is not None:
+            while not self.selftest_hold.wait(0.1):
+                if stop.is_set():
+                    return
+        if stop.wait(self.selftest_delay_s):
+            return
+        with self._lock:
+            if stop.is_set() or self.boot_count != boot_no or self.state != "running":
+                return
+            otadata = self._otadata()
+            if not self.faults.selftest_fail:
+                otadata.mark_valid()
+                self.ota_state = "valid"
+                self._notify()
+                if self.advertiser is not None:
+                    self.advertiser.update(self)
+                return
+            if not otadata.mark_invalid(len(self._apps)):
+                # No slot to return to: ESP-IDF refuses the rollback; the app keeps running.
+                self.boot_error = "self-test failed but no previous app to roll back to"
+                self._notify()
+                return
+        self.reboot("sw")
+
+    def _stop_app(self, new_state: str, reason: str) -> None:
+        with self._lock:
+            self._app_stop.set()
+            if self._reboot_timer is not None:
+                self._reboot_timer.cancel()
+                self._reboot_timer = None
+            was_running = self.state == "running"
+            if self._http is not None:
+                self._http.stop()
+                self._http = None
+            # A rebooting board sends no mDNS goodbye; its records are refreshed after boot
+            # (or withdrawn if it does not come back). Power-off / download mode withdraw them.
+            if self.advertiser is not None and was_running and new_state != "off_reboot":
+                self.advertiser.unregister(self)
+            if new_state == "off_reboot":
+                new_state = "off"
+            self.state = new_state
+            self._notify()
+        if was_running and self.on_down is not None:
+            self.on_down(self, reason)
+
+    def reboot(self, reason: str = "sw") -> None:
+        """esp_restart / reset: the app stops, the board is down a moment, then boots again."""
+        if self._closed:
+            return
+        self._stop_app("off_reboot", reason)
+        self.reset_reason = reason
+        delay = BASE_REBOOT_S + max(0.0, self.faults.slow_reboot_s)
+        if delay > 0:
+            time.sleep(delay)  # the board is down; emulating that duration is the point
+        self.boot()
+
+    def schedule_reboot(self, reason: str, delay_s: float) -> None:
+        """Reboot from another thread after `delay_s` (the firmware's vTaskDelay + restart)."""
+        with self._lock:
+            if self._reboot_timer is not None:
+                self._reboot_timer.cancel()
+            timer = threading.Timer(delay_s, self.reboot, args=(reason,))
+            timer.daemon = True
+            self._reboot_timer = timer
+            timer.start()
+
+    def enter_download_mode(self) -> None:
+        """The chip was reset into the ROM serial loader (esptool): the app is not running."""
+        self._stop_app("download", "download")
+
+    def shutdown(self) -> None:
+        """Power off: HTTP and mDNS go away; the flash keeps its contents."""
+        self._stop_app("off", "shutdown")
+        self._closed = True
+
+    def take_drop_fault(self) -> int | None:
+        """The drop-after fault fires on the first OTA upload only, so a retry can succeed."""
+        with self._lock:
+            if self.faults.drop_after_bytes is None or self._drop_spent:
+                return None
+            self._drop_spent = True
+            return self.faults.drop_after_bytes
+
+    def _set_state(self, state: str) -> None:
+        """A boot that ended without a running app (no_app, crash_loop, halted)."""
+        if self.advertiser is not None:
+            self.advertiser.unregister(self)
+        self.state = state
+        self.version = ""
+        self.app = self.running_slot = self.running_partition = None
+        self._notify()
+
+    def ota_begin(self) -> OtaSession:
+        part = self._next_partition()
+        if part is None:
+            raise OSError("no OTA partition available")
+        return OtaSession(self, part)
+
+    # --- /ota/status ----------------------------------------------------------------------
+
+    def status(self) -> dict:
+        app = self.app
+        nxt = self._next_partition()
+        running = self.running_partition.name if self.running_partition is not None \
+            else "unknown"
+        base = {
+            "version": app.version if app else "",
+            "date": app.date if app else "",
+            "time": app.time if app else "",
+            "running_partition": running,
+            "next_partition": nxt.name if nxt is not None else "none",
+            "max_size": self.max_size,
+        }
+        if self.flavor != "ours":
+            return base
+        cfg = self.config
+        base.update({
+            "node_id": self.node_id,
+            "mac": ":".join(f"{b:02x}" for b in self.mac),
+            "chip": "esp32s3",
+            "project_name": app.project_name if app else "",
+            "app_sha256": app.sha256 if app else "",
+            "ota_state": self.ota_state,
+            "rollback": self.rollback_from,
+            "uptime_s": int(time.monotonic() - self.booted_at) if self.booted_at else 0,
+            "edge_tier": self.edge_tier,
+            "reset_reason": self.reset_reason,
+        })
+        return base
+
+    def otadata_states(self) -> list[str]:
+        """Both otadata entries as `seq:state` (diagnostics for the fleet table and tests)."""
+        return [f"{e.seq}:{STATE_NAMES.get(e.state, hex(e.state))}" if e.crc_ok else "empty"
+                for e in self._otadata().read()]
+
+
+def build_node_flash(app_version: str = "1.0.0", nvs: dict | None = None,
+                     flash_size: int = 8 * 1024 * 1024, app: bytes | None = None) -> FlashImage:
+    """A flash image as `idf.py flash` leaves it: partition table, app in ota_0, otadata erased,
+    plus an NVS partition built from `nvs` ({namespace: {key: NvsValue}}) when given.
+    (The ROM bootloader at 0x0 is not emulated and is not written.)"""
+    from ruview_cli.sim.appimage import build_app_image
+    from ruview_cli.sim.partitions import LAYOUT_4MB, LAYOUT_8MB, TABLE_OFFSET, build_table, \
+        by_name
+
+    layout = LAYOUT_8MB if flash_size >= 8 * 1024 * 1024 else LAYOUT_4MB
+    flash = FlashImage(flash_size)
+    flash.write(TABLE_OFFSET, build_table(layout))
+    flash.write(by_name(layout, "ota_0").offset, app if app is not None
+                else build_app_image(app_version))
+    if nvs:
+        from ruview_cli.config.nvs import build_nvs
+
+        part = by_name(layout, "nvs")
+        flash.write(part.offset, build_nvs(nvs, part.size))
+    return flash
+
+
+__all__ = ["SimNode", "build_node_flash", "OtaSession", "FLAVORS", "RUVIEW06_MAX_SIZE", "RESET_REASONS"]

@@ -1,0 +1,291 @@
+"""CompressedStream: the receiver side of compressed CSI (KEYFRAME_RULE.md).
+
+A small model of the node side (keyframe rule, or RuView 0.6.x chain + send gate) produces
+datagrams with known true I/Q; the tests lose, reorder and corrupt them and check what a user
+of the decoded stream would see: confirmed frames are exactly right, nothing wrong is released.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ruview_cli.protocol import (CompressedFrame, CompressedStream, RawFrame, decode,
+                                 rle_xor_encode)
+
+FRAME_DT = 0.05   # 20 Hz CSI
+
+
+def frames(seed: int, n: int, length: int = 128) -> list[bytes]:
+    """n I/Q buffers that drift a little from frame to frame, like CSI in a quiet room."""
+    rng = random.Random(seed)
+    cur = bytearray(rng.randbytes(length))
+    out = []
+    for _ in range(n):
+        for _ in range(rng.randint(0, 6)):
+            cur[rng.randrange(length)] = rng.randrange(256)
+        out.append(bytes(cur))
+    return out
+
+
+def keyframe_node(iqs, node=1, channel=6):
+    """Our firmware (tier >= 1): list of (datagram packet, true I/Q, keyframe seq it uses)."""
+    out, key, key_t = [], None, 0.0
+    for seq, iq in enumerate(iqs):
+        t = seq * FRAME_DT
+        payload = None
+        if key is not None and len(iq) == len(key.iq) and t - key_t < 1.0 - 1e-9:
+            payload = rle_xor_encode(iq, key.iq)
+        if payload is None:
+            key = RawFrame(node, 1, len(iq) // 2, 2437, seq, -50, -90, 1, iq)
+            key_t = t
+            out.append((key, iq, seq))
+        else:
+            out.append((CompressedFrame(node, channel, len(iq), payload), iq, key.seq))
+    return out
+
+
+def feed(stream, packets, dt=FRAME_DT):
+    """Deliver packets in order; return every Reconstructed released, after an end flush."""
+    released = []
+    for i, pkt in enumerate(packets):
+        pkt = decode(pkt.encode())               # through the real wire format
+        if pkt.kind == "csi_raw":
+            released += stream.on_raw(pkt, i * dt)
+        else:
+            released += stream.on_compressed(pkt, i * dt)
+    released += stream.flush(math.inf)
+    return released
+
+
+def truth_by_window(sent):
+    """keyframe seq -> Counter of the true I/Q of the compressed frames encoded against it."""
+    w: dict[int, Counter] = {}
+    for pkt, iq, key_seq in sent:
+        if pkt.kind == "csi_compressed":
+            w.setdefault(key_seq, Counter())[iq] += 1
+    return w
+
+
+def test_loss_free_stream_releases_every_frame_exactly():
+    sent = keyframe_node(frames(1, 95))
+    comp = [(p, iq) for p, iq, _ in sent if p.kind == "csi_compressed"]
+    keys = [p for p, _, _ in sent if p.kind == "csi_raw"]
+    assert len(keys) >= 4 and len(comp) > 60
+    s = CompressedStream()
+    out = feed(s, [p for p, _, _ in sent])
+    last_key = keys[-1].seq
+    confirmed = [iq for p, iq, k in sent if p.kind == "csi_compressed" and k != last_key]
+    assert [r.iq for r in out] == confirmed                 # right I/Q, in order
+    assert all(r.mode == "keyframe" and r.channel == 6 and r.node_id == 1 for r in out)
+    # the last window has no closing keyframe: it can never be confirmed
+    assert s.decoded == len(confirmed)
+    assert s.undecodable == len(comp) - len(confirmed)
+
+
+def test_frames_are_released_only_when_the_next_keyframe_arrives():
+    sent = keyframe_node(frames(2, 30))
+    nxt = next(i for i in range(1, len(sent)) if sent[i][0].kind == "csi_raw")
+    assert nxt > 3
+    s = CompressedStream()
+    assert s.on_raw(sent[0][0], 0.0) == []
+    for i, (p, _, _) in enumerate(sent[1:nxt], 1):
+        assert s.on_compressed(p, i * FRAME_DT) == []
+    out = s.on_raw(sent[nxt][0], nxt * FRAME_DT)
+    assert [r.iq for r in out] == [iq for _, iq, _ in sent[1:nxt]]
+    assert {r.keyframe_seq for r in out} == {0}
+    assert (s.decoded, s.undecodable) == (nxt - 1, 0)
+
+
+def test_losing_one_compressed_frame_makes_its_whole_window_undecodable():
+    sent = keyframe_node(frames(3, 60))
+    lost = 25                                            # inside the second window
+    assert sent[lost][0].kind == "csi_compressed"
+    s = CompressedStream()
+    out = feed(s, [p for i, (p, _, _) in enumerate(sent) if i != lost])
+    bad_key = sent[lost][2]
+    assert all(r.keyframe_seq != bad_key for r in out)
+    good = truth_by_window(sent)
+    assert out and all(good[r.keyframe_seq][r.iq] for r in out)
+    sizes = {k: sum(c.values()) for k, c in good.items()}
+    last_key = max(sizes)
+    assert bad_key != last_key
+    # the damaged window (minus the lost frame) and the never-closed last window
+    assert s.undecodable == sizes[bad_key] - 1 + sizes[last_key]
+    assert s.decoded == len(out) == sum(sizes.values()) - sizes[bad_key] - sizes[last_key]
+
+
+def test_losing_a_keyframe_makes_both_windows_undecodable():
+    sent = keyframe_node(frames(4, 80))
+    keys = [i for i, (p, _, _) in enumerate(sent) if p.kind == "csi_raw"]
+    lost = keys[1]
+    s = CompressedStream()
+    out = feed(s, [p for i, (p, _, _) in enumerate(sent) if i != lost])
+    assert all(r.keyframe_seq not in (sent[keys[0]][2], sent[keys[1]][2]) for r in out)
+    truth = truth_by_window(sent)
+    assert all(truth[r.keyframe_seq][r.iq] for r in out)
+    assert s.decoded == len(out)
+
+
+@settings(max_examples=120, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 90),
+       damage=st.one_of(
+           st.tuples(st.just("loss"), st.lists(st.integers(0, 89), max_size=6)),
+           st.tuples(st.just("reorder"), st.lists(st.integers(0, 88), max_size=6))))
+def test_loss_or_reordering_never_releases_wrong_iq(seed, n, damage):
+    sent = keyframe_node(frames(seed, n))
+    packets = [p for p, _, _ in sent]
+    kind, where = damage
+    if kind == "loss":
+        packets = [p for i, p in enumerate(packets) if i not in set(where)]
+    else:
+        for i in where:                      # swap neighbours: reordering in the network
+            if i + 1 < len(packets):
+                packets[i], packets[i + 1] = packets[i + 1], packets[i]
+    s = CompressedStream()
+    out = feed(s, packets)
+    truth = truth_by_window(sent)
+    for r in out:
+        assert truth.get(r.keyframe_seq, Counter())[r.iq] > 0, "released wrong I/Q"
+    delivered = sum(p.kind == "csi_compressed" for p in packets)
+    assert s.decoded + s.undecodable == delivered == s.decoded + s.undecodable
+    assert s.decoded == len(out)
+
+
+def test_reorder_across_a_keyframe_is_undecodable_not_wrong():
+    sent = keyframe_node(frames(5, 60))
+    packets = [p for p, _, _ in sent]
+    k = next(i for i in range(1, len(packets)) if packets[i].kind == "csi_raw")
+    packets[k - 1], packets[k] = packets[k], packets[k - 1]   # last delta arrives after keyframe
+    s = CompressedStream()
+    out = feed(s, packets)
+    truth = truth_by_window(sent)
+    assert all(truth[r.keyframe_seq][r.iq] for r in out)
+    released_windows = {r.keyframe_seq for r in out}
+    assert sent[0][2] not in released_windows and packets[k - 1].seq not in released_windows
+
+
+def test_bad_compressed_frames_are_undecodable_at_once():
+    key = RawFrame(1, 1, 4, 2412, 10, -40, -90, 1, bytes(8))
+    s = CompressedStream()
+    orphan = CompressedFrame(1, 1, 8, b"\x00\x08")
+    assert s.on_compressed(orphan, 0.0) == [] and s.undecodable == 1   # no keyframe yet
+    s.on_raw(key, 0.0)
+    for bad in (CompressedFrame(1, 1, 6, b"\x00\x06"),       # length != keyframe's
+                CompressedFrame(1, 1, 8, b"\x00\x07\x01"),   # odd
+                CompressedFrame(1, 1, 8, b"\x00\x08\x01\x00"),  # run 0
+                CompressedFrame(1, 1, 8, b"\x00\x07")):      # expands to 7
+        s.on_compressed(bad, 0.01)
+    assert s.undecodable == 5
+    good = CompressedFrame(1, 1, 8, b"\x01\x08")
+    s.on_compressed(good, 0.02)
+    # window 10..16 held 5 received frames; S - S1 - 1 = 5: confirmed, the good one released
+    out = s.on_raw(RawFrame(1, 1, 4, 2412, 16, -40, -90, 1, bytes(8)), 0.1)
+    assert [r.iq for r in out] == [b"\x01" * 8] and s.decoded == 1
+
+
+def test_a_window_open_too_long_expires():
+    key = RawFrame(1, 1, 4, 2412, 0, -40, -90, 1, bytes(8))
+    s = CompressedStream()
+    s.on_raw(key, 100.0)
+    s.on_compressed(CompressedFrame(1, 1, 8, b"\x01\x08"), 100.1)
+    assert s.flush(101.5) == [] and s.undecodable == 0
+    s.flush(102.2)
+    assert s.undecodable == 1
+    s.on_compressed(CompressedFrame(1, 1, 8, b"\x01\x08"), 102.3)     # window gone
+    assert s.undecodable == 2
+    assert s.on_raw(RawFrame(1, 1, 4, 2412, 3, -40, -90, 1, bytes(8)), 103.0) == []
+
+
+def test_more_than_255_pending_frames():
+    s = CompressedStream()
+    s.on_raw(RawFrame(1, 1, 4, 2412, 0, -40, -90, 1, bytes(8)), 0.0)
+    for _ in range(256):
+        s.on_compressed(CompressedFrame(1, 1, 8, b"\x01\x08"), 0.0)
+    assert s.undecodable == 1
+    # 256 frames received for 256 sequence numbers: the window is loss-free, so the 255 held
+    # ones are confirmed; only the one over the limit is lost
+    out = s.on_raw(RawFrame(1, 1, 4, 2412, 257, -40, -90, 1, bytes(8)), 0.5)
+    assert len(out) == 255 and all(r.iq == b"\x01" * 8 for r in out)
+    assert (s.decoded, s.undecodable) == (255, 1)
+
+
+# -- RuView 0.6.x chain mode --------------------------------------------------------------------
+
+def chain_node(iqs, gate, lag, node=9, channel=5):
+    """0.6.x: every CSI callback takes a seq; its raw frame is sent unless the 50 Hz gate drops
+    it (`gate(i)` True = dropped); the DSP task compresses every callback against the previous
+    callback's I/Q and sends it `lag` raw frames later. Returns (datagrams, truth by I/Q)."""
+    raw = []
+    comp = []
+    for i, iq in enumerate(iqs):
+        if not gate(i):
+            raw.append((i, RawFrame(node, 1, len(iq) // 2, 2432, i, -60, -95, 0, iq)))
+        if i > 0:
+            payload = rle_xor_encode(iq, iqs[i - 1])
+            if payload is not None:
+                comp.append((i + lag, CompressedFrame(node, channel, len(iq), payload), iq))
+    out = []
+    for i in range(len(iqs) + lag + 1):
+        out += [p for j, p in raw if j == i]
+        out += [p for j, p, _ in comp if j == i]
+    return out, {iq for _, _, iq in comp}
+
+
+def test_chain_mode_decodes_and_verifies():
+    iqs = frames(7, 40)
+    packets, truth = chain_node(iqs, gate=lambda i: False, lag=0)
+    s = CompressedStream()
+    out = feed(s, packets)
+    n_comp = sum(p.kind == "csi_compressed" for p in packets)
+    assert len(out) == n_comp and s.decoded == n_comp and s.undecodable == 0
+    assert [r.iq for r in out] == [iq for iq in iqs[1:]][:n_comp]
+    assert all(r.mode == "chain" and r.keyframe_seq is not None for r in out)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), lag=st.integers(0, 3),
+       gated=st.sets(st.integers(0, 39), max_size=12),
+       lost=st.sets(st.integers(0, 80), max_size=6))
+def test_chain_mode_never_releases_wrong_iq(seed, lag, gated, lost):
+    iqs = frames(seed, 40)
+    packets, truth = chain_node(iqs, gate=lambda i: i in gated, lag=lag)
+    packets = [p for i, p in enumerate(packets) if i not in lost]
+    s = CompressedStream()
+    out = feed(s, packets)
+    assert all(r.iq in truth for r in out)
+    # a verified frame equals a raw frame sent after its reference
+    assert all(r.iq in iqs[r.keyframe_seq + 1:] for r in out)
+    assert s.decoded + s.undecodable == sum(p.kind == "csi_compressed" for p in packets)
+
+
+def test_chain_reference_skipped_by_the_dsp_still_verifies():
+    iqs = frames(9, 3)
+    s = CompressedStream()
+    s.on_raw(RawFrame(9, 1, 64, 2432, 0, -60, -95, 0, iqs[0]), 0.0)
+    s.on_raw(RawFrame(9, 1, 64, 2432, 1, -60, -95, 0, iqs[1]), 0.0)
+    s.on_raw(RawFrame(9, 1, 64, 2432, 2, -60, -95, 0, iqs[2]), 0.0)
+    # the DSP never processed frame 1 (ring full): frame 2 was compressed against frame 0
+    out = s.on_compressed(CompressedFrame(9, 5, 128, rle_xor_encode(iqs[2], iqs[0])), 0.1)
+    assert [(r.iq, r.keyframe_seq) for r in out] == [(iqs[2], 0)]
+
+
+def test_chain_frame_with_a_wrong_reference_is_undecodable():
+    iqs = frames(8, 3)
+    s = CompressedStream()
+    s.on_raw(RawFrame(9, 1, 64, 2432, 0, -60, -95, 0, iqs[0]), 0.0)
+    s.on_raw(RawFrame(9, 1, 64, 2432, 1, -60, -95, 0, iqs[1]), 0.0)
+    wrong = CompressedFrame(9, 5, 128, rle_xor_encode(iqs[2], iqs[1]))   # describes seq 2
+    assert s.on_compressed(wrong, 0.1) == [] and s.undecodable == 1
+
+
+def test_switching_from_keyframes_to_06x_abandons_the_open_window():
+    s = CompressedStream()
+    s.on_raw(RawFrame(1, 1, 4, 2412, 0, -40, -90, 1, bytes(8)), 0.0)
+    s.on_compressed(CompressedFrame(1, 1, 8, b"\x01\x08"), 0.0)
+    s.on_raw(RawFrame(1, 1, 4, 2412, 2, -40, -90, 0, bytes(8)), 0.1)   # reflashed with 0.6.x
+    assert s.undecodable == 1 and s.decoded == 0

@@ -1,0 +1,348 @@
+"""`ruview tail` end to end: the installed command, real UDP datagrams on loopback.
+
+Every run is synchronised on what the command prints (its "listening" status line, then the
+JSON lines it emits); runs end by themselves through --count or --duration. No timing asserts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from ruview_cli.protocol import FeatureVector, MeshEnvelope, MeshHealth, RawFrame, Vitals
+
+RUVIEW = shutil.which("ruview")
+pytestmark = pytest.mark.skipif(RUVIEW is None, reason="`ruview` is not installed: pip install -e .")
+VECTORS = Path(__file__).parent / "vectors"
+TIMEOUT = 60
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Tail:
+    """A running `ruview tail` whose stdout/stderr lines are read by threads into queues."""
+
+    def __init__(self, *args: str, env: dict | None = None):
+        self.proc = subprocess.Popen(
+            [RUVIEW, "tail", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, **(env or {})},
+        )
+        self.out: queue.Queue = queue.Queue()
+        self.err: queue.Queue = queue.Queue()
+        self.err_lines: list[str] = []
+        self.out_lines: list[str] = []
+        threading.Thread(target=self._pump, args=(self.proc.stdout, self.out, self.out_lines), daemon=True).start()
+        threading.Thread(target=self._pump, args=(self.proc.stderr, self.err, self.err_lines), daemon=True).start()
+
+    @staticmethod
+    def _pump(stream, q, keep):
+        for line in stream:
+            keep.append(line)
+            q.put(line)
+        q.put(None)
+
+    def wait_listening(self) -> dict:
+        while True:
+            line = self.err.get(timeout=TIMEOUT)
+            assert line is not None, f"ruview tail ended before listening: {''.join(self.err_lines)}"
+            if line.startswith("{"):
+                status = json.loads(line)
+                if status.get("event") in ("listening", "replaying"):
+                    return status
+            elif "listening on" in line:
+                return {"event": "listening"}
+
+    def json_lines(self, n: int) -> list[dict]:
+        got = []
+        while len(got) < n:
+            line = self.out.get(timeout=TIMEOUT)
+            assert line is not None, f"stdout closed after {got}; stderr: {''.join(self.err_lines)}"
+            got.append(json.loads(line))
+        return got
+
+    def finish(self) -> tuple[int, list[dict], dict | None]:
+        """Wait for the exit; return (exit code, remaining stdout JSON lines, summary)."""
+        rc = self.proc.wait(timeout=TIMEOUT)
+        rest = []
+        while (line := self.out.get(timeout=TIMEOUT)) is not None:
+            rest.append(line)
+        while self.err.get(timeout=TIMEOUT) is not None:
+            pass
+        summary = None
+        for line in self.err_lines:
+            if line.startswith("{") and json.loads(line).get("event") == "summary":
+                summary = json.loads(line)
+        decoded = [json.loads(line) for line in rest if line.startswith("{")]
+        return rc, decoded, summary
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def run_tail():
+    started: list[Tail] = []
+
+    def start(*args, env=None):
+        t = Tail(*args, env=env)
+        started.append(t)
+        return t
+
+    yield start
+    for t in started:
+        t.kill()
+
+
+def send(port: int, datagrams, sock: socket.socket | None = None):
+    s = sock or socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for d in datagrams:
+        s.sendto(d, ("127.0.0.1", port))
+    if sock is None:
+        s.close()
+
+
+def sample_packets():
+    iq64 = bytes((i * 3) & 0xFF for i in range(128))
+    iq128 = bytes((i * 5) & 0xFF for i in range(256))
+    health = MeshHealth(bytes([9, 0, 0, 0, 0, 0, 0, 0]), 123456789, 1, 6, 20, -93, 28, 0, 0)
+    return [
+        RawFrame(9, 1, 64, 2437, 4000, -41, -92, 0, iq64),
+        RawFrame(9, 1, 128, 5180, 4001, -43, -95, 0, iq128),
+        Vitals(9, 0x03, 15.0, 72.0, -42, 1, 0.5, 0.75, 123456),
+        FeatureVector(9, 7, 123456000, 1.0, 0.5, 0.5, 0.6, 0.25, 0.25, 1.0, 0.58),
+        MeshEnvelope.of(health),
+    ]
+
+
+def test_json_lines_carry_the_decoded_fields(run_tail):
+    port = free_udp_port()
+    pkts = sample_packets()
+    tail = run_tail("--json", "--bind", "127.0.0.1", "--port", str(port), "--duration", "60",
+                    "--count", str(len(pkts)))
+    tail.wait_listening()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        send(port, [p.encode() for p in pkts], s)
+        src = f"127.0.0.1:{s.getsockname()[1]}"
+        lines = tail.json_lines(len(pkts))
+    rc, rest, summary = tail.finish()
+    assert rc == 0 and rest == []
+    assert [ln["kind"] for ln in lines] == ["csi_raw", "csi_raw", "vitals", "features", "mesh_health"]
+    for ln in lines:
+        assert ln["source"] == src and ln["node_id"] == 9 and isinstance(ln["t"], float)
+        assert list(ln)[:4] == ["t", "source", "kind", "node_id"]
+    raw148, raw276, vit, feat, health = lines
+    assert (raw148["seq"], raw148["rssi_dbm"], raw148["noise_floor_dbm"]) == (4000, -41, -92)
+    assert (raw148["n_subcarriers"], raw148["iq_len"], raw148["freq_mhz"]) == (64, 128, 2437)
+    assert (raw276["n_subcarriers"], raw276["iq_len"], raw276["freq_mhz"]) == (128, 256, 5180)
+    assert vit["breathing_bpm"] == 15.0 and vit["heart_bpm"] == 72.0
+    assert vit["presence"] is True and vit["fall"] is True and vit["motion"] is False
+    assert feat["seq"] == 7 and feat["presence"] == 1.0
+    assert health["health"]["local_time_us"] == 123456789
+    assert summary["reason"] == "count" and summary["emitted"] == len(pkts)
+    node = summary["nodes"][0]
+    assert (node["node_id"], node["address"]) == (9, "127.0.0.1")
+    assert node["packets"] == {"csi_raw": 2, "features": 1, "mesh_health": 1, "vitals": 1}
+    assert node["raw_frames_lost"] == 0
+
+
+def _vectors():
+    return sorted(VECTORS.glob("*.json")) if VECTORS.is_dir() else []
+
+
+@pytest.mark.skipif(not _vectors(), reason="no shared test vectors in tests/vectors yet")
+def test_shared_vectors_decode_through_tail(run_tail):
+    vectors = [json.loads(p.read_text()) for p in _vectors()]
+    port = free_udp_port()
+    tail = run_tail("--json", "--bind", "127.0.0.1", "--port", str(port), "--count", str(len(vectors)))
+    tail.wait_listening()
+    for v in vectors:  # one at a time, so each line is matched to its vector
+        send(port, [bytes.fromhex(v["hex"])])
+        line = tail.json_lines(1)[0]
+        want_kind = v.get("expect") or v["kind"]
+        assert line["kind"] == want_kind, v["name"]
+        if want_kind in ("malformed", "unknown"):
+            assert line["reason"], v["name"]
+            continue
+        for key, value in v.get("fields", {}).items():
+            if key in line:
+                assert line[key] == pytest.approx(value) if isinstance(value, float) else line[key] == value, (v["name"], key)
+    rc, _, summary = tail.finish()
+    assert rc == 0 and summary["emitted"] == len(vectors)
+
+
+def test_malformed_and_unknown_are_lines_and_counts_not_crashes(run_tail):
+    port = free_udp_port()
+    bad = [
+        b"",  # empty datagram
+        b"\x01\x02\x03",  # shorter than a magic
+        b"\xde\xad\xbe\xef" + bytes(40),  # unknown magic
+        b"\x02\x00\x11\xc5\x09" + bytes(10),  # vitals, truncated
+        b"\x01\x00\x11\xc5\x09\x01\x40\x00" + bytes(20),  # raw frame claiming 64 sc, short
+        os.urandom(1400),
+    ]
+    good = sample_packets()[2].encode()
+    tail = run_tail("--json", "--bind", "127.0.0.1", "--port", str(port), "--count", str(len(bad) + 1))
+    tail.wait_listening()
+    send(port, bad + [good])
+    lines = tail.json_lines(len(bad) + 1)
+    rc, _, summary = tail.finish()
+    assert rc == 0
+    kinds = [ln["kind"] for ln in lines]
+    assert kinds[:5] == ["unknown", "unknown", "unknown", "malformed", "malformed"]
+    assert kinds[-1] == "vitals"
+    assert all(ln["reason"] for ln in lines[:5])
+    assert lines[3]["packet_kind"] == "vitals" and lines[4]["packet_kind"] == "csi_raw"
+    n_malformed = sum(k == "malformed" for k in kinds)
+    n_unknown = sum(k == "unknown" for k in kinds)
+    assert summary["malformed"] == n_malformed and summary["unknown"] == n_unknown
+    assert summary["sources"]["127.0.0.1"]["datagrams"] == len(bad) + 1
+
+
+def test_count_stops_by_itself_and_node_filter_applies(run_tail):
+    port = free_udp_port()
+    tail = run_tail("--json", "--bind", "127.0.0.1", "--port", str(port), "--node", "4", "--count", "3")
+    tail.wait_listening()
+    frames = []
+    for seq in range(3):
+        frames.append(RawFrame(3, 1, 64, 2412, seq, -50, -90, 0, bytes(128)).encode())
+        frames.append(RawFrame(4, 1, 64, 2412, seq, -50, -90, 0, bytes(128)).encode())
+    send(port, frames)
+    rc, rest, summary = tail.finish()  # no --duration: it must end on its own
+    assert rc == 0
+    assert [(ln["node_id"], ln["seq"]) for ln in rest] == [(4, 0), (4, 1), (4, 2)]
+    assert summary["reason"] == "count"
+    assert [n["node_id"] for n in summary["nodes"]] == [4]
+
+
+def test_sequence_gap_shows_as_loss_in_the_summary(run_tail):
+    port = free_udp_port()
+    seqs = [10, 11, 12, 15, 16]  # 13 and 14 never sent
+    tail = run_tail("--json", "--bind", "127.0.0.1", "--port", str(port), "--count", str(len(seqs)))
+    tail.wait_listening()
+    send(port, [RawFrame(5, 1, 64, 2412, s, -50, -90, 0, bytes(128)).encode() for s in seqs])
+    rc, _, summary = tail.finish()
+    assert rc == 0
+    node = summary["nodes"][0]
+    assert node["raw_frames_lost"] == 2
+    assert node["loss_pct"] == pytest.approx(100 * 2 / 7, abs=0.01)
+
+
+def test_record_then_replay_reproduces_the_lines(run_tail, tmp_path):
+    port = free_udp_port()
+    rec = tmp_path / "run.pcap"
+    pkts = [p.encode() for p in sample_packets()] + [b"\xde\xad\xbe\xef", b"\x02\x00\x11\xc5\x09"]
+    tail = run_tail("--json", "--bind", "127.0.0.1", "--port", str(port), "--count", str(len(pkts)),
+                    "--record", str(rec))
+    tail.wait_listening()
+    send(port, pkts)
+    rc, live_lines, live_summary = tail.finish()
+    assert rc == 0 and len(live_lines) == len(pkts)
+    assert live_summary["recorded"] == len(pkts)
+
+    replay = run_tail("--replay", str(rec), "--speed", "0", "--json")
+    rc, replay_lines, replay_summary = replay.finish()
+    assert rc == 0, "".join(replay.err_lines)
+    strip = lambda lines: [{k: v for k, v in ln.items() if k != "t"} for ln in lines]  # noqa: E731
+    assert strip(replay_lines) == strip(live_lines)
+    assert replay_summary["reason"] == "end of recording"
+    same = ("node_id", "address", "packets", "raw_frames_lost", "malformed")
+    assert [{k: n[k] for k in same} for n in replay_summary["nodes"]] == \
+        [{k: n[k] for k in same} for n in live_summary["nodes"]]
+    assert (replay_summary["malformed"], replay_summary["unknown"]) == (1, 1)
+
+
+def test_table_mode_renders_a_row_for_the_node(run_tail):
+    port = free_udp_port()
+    tail = run_tail("--bind", "127.0.0.1", "--port", str(port), "--count", "2",
+                    env={"COLUMNS": "200", "LINES": "40"})
+    tail.wait_listening()
+    send(port, [RawFrame(12, 1, 64, 2437, 1, -44, -90, 0, bytes(128)).encode(),
+                Vitals(12, 0x03, 15.0, 72.0, -45, 2, 0.5, 0.75, 1).encode()])
+    rc, _, _ = tail.finish()
+    out = "".join(tail.out_lines)
+    assert rc == 0, "".join(tail.err_lines)
+    assert "Traceback" not in out + "".join(tail.err_lines)
+    row = next(line for line in out.splitlines() if "127.0.0.1" in line and "15.0" in line)
+    cells = re.split(r"\s{2,}", row.strip())
+    assert cells[0] == "12" and cells[1] == "127.0.0.1"
+    assert cells[2:4] == ["15.0", "72.0"] and "FALL" in row and "-45 dBm" in row
+    assert "summary" in out  # the closing summary follows the table
+
+
+def test_sigterm_ends_with_a_summary_and_exit_0(run_tail):
+    port = free_udp_port()
+    tail = run_tail("--json", "--bind", "127.0.0.1", "--port", str(port))
+    tail.wait_listening()
+    send(port, [sample_packets()[2].encode()])
+    tail.json_lines(1)
+    tail.proc.send_signal(signal.SIGTERM)
+    rc, _, summary = tail.finish()
+    assert rc == 0
+    assert summary["reason"] == "terminated" and summary["emitted"] == 1
+
+
+def test_port_in_use_is_a_clear_error(run_tail):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        port = holder.getsockname()[1]
+        tail = run_tail("--json", "--bind", "127.0.0.1", "--port", str(port), "--duration", "5")
+        rc, _, _ = tail.finish()
+    err = "".join(tail.err_lines)
+    assert rc == 1
+    assert f"port {port} is in use by another process: stop it or use --port" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--port", "0"], "--port"),
+        (["--duration", "0"], "--duration must be more than 0"),
+        (["--speed", "2"], "--speed only applies to --replay"),
+        (["--replay", "/nonexistent/x.pcap"], "no such recording"),
+        (["--count", "0"], "--count"),
+        (["--node", "300"], "--node"),
+    ],
+)
+def test_bad_options_exit_2_with_a_message(run_tail, args, message):
+    tail = run_tail(*args)
+    rc, _, _ = tail.finish()
+    err = "".join(tail.err_lines)
+    assert rc == 2
+    assert message in err and "Traceback" not in err
+
+
+def test_help_does_not_import_slow_dependencies():
+    code = (
+        "import sys\n"
+        "from ruview_cli.cli.app import app\n"
+        "for argv in (['--help'], ['tail', '--help']):\n"
+        "    try:\n"
+        "        app(argv, prog_name='ruview')\n"
+        "    except SystemExit as e:\n"
+        "        assert e.code == 0, (argv, e.code)\n"
+        "bad = sorted(m for m in ('esptool', 'zeroconf', 'requests') if m in sys.modules)\n"
+        "print('IMPORTED', bad)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT,
+                         env={**os.environ, "COLUMNS": "120"})
+    assert res.returncode == 0, res.stderr
+    assert "IMPORTED []" in res.stdout
+    assert "--replay" in res.stdout  # the tail help really was rendered
