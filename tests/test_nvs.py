@@ -1,4 +1,4 @@
-"""NVS: Espressif's generator writes (via build_nvs), our reader parses; damage is skipped, not fatal.
+"""NVS: Espressif's generator writes (build_nvs), our reader parses; damage is skipped, not fatal.
 Then the firmware's boot rules on top (node_config), from the core's own key table."""
 
 from __future__ import annotations
@@ -192,7 +192,8 @@ def test_valid_values_apply(edge):
 
     nvs = read_nvs(build_nvs({
         "csi_cfg": {"edge_tier": NvsValue("u8", 1), "vital_int": NvsValue("u16", 500),
-                    "target_ip": NvsValue("str", "10.0.0.5"), "chan_list": NvsValue("blob", b"\x01\x06")},
+                    "target_ip": NvsValue("str", "10.0.0.5"),
+                    "chan_list": NvsValue("blob", b"\x01\x06")},
         "security": {"ota_psk": NvsValue("str", "k" * 64)},
     }))
     cfg, warnings = load_node_config(nvs)

@@ -1,4 +1,4 @@
-"""Partition tables: byte-identical to ESP-IDF's gen_esp32part.py, and a parser that says what is wrong."""
+"""Partition tables: byte-identical to gen_esp32part.py output; a parser that says what is wrong."""
 
 from __future__ import annotations
 

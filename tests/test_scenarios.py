@@ -38,6 +38,14 @@ def test_same_seed_same_frames_other_seed_other_frames():
     assert a != c
 
 
+def test_asking_for_the_truth_does_not_change_the_frames():
+    a = make_scenario("mixed", seed=4)
+    plain = [f.iq for f in a.frames(3.0)]
+    b = make_scenario("mixed", seed=4)
+    b.truth(900.0)  # extends the activity plan far ahead
+    assert [f.iq for f in b.frames(3.0)] == plain
+
+
 def test_frames_carry_a_random_common_phase_and_slope():
     """Raw per-frame phase is useless without sanitising, as on a real ESP32."""
     sc = make_scenario("empty", seed=1)
@@ -104,6 +112,18 @@ def test_enter_leave_presence_follows_the_schedule():
     assert 25.0 < leave_end < 40.0
     # and back again after away_s
     assert sc.truth(leave_end + 10.5).presence
+
+
+def test_rooms_differ_in_frequency_selectivity():
+    ripples = [make_scenario("empty", seed=i).static_ripple_db() for i in range(12)]
+    assert min(ripples) < 6.0 < max(ripples)  # flat and frequency-selective rooms both occur
+
+
+def test_a_person_near_the_line_of_sight_shadows_it():
+    sc = make_scenario("walking", seed=3)
+    p = sc.persons[0]
+    shadows = [p.shadow(t / 10) for t in range(600)]
+    assert max(shadows) > 0.3 and min(shadows) < 0.01
 
 
 def test_two_people_have_two_rates():

@@ -25,6 +25,7 @@ from ruview_cli.sim import serial_link
 
 MAC = bytes.fromhex("24ec4a0102c3")
 MAC_TEXT = "24:ec:4a:01:02:c3"
+SYNC_FRAME = slip_encode(b"\x00\x08\x24\x00\x00\x00\x00\x00" + b"\x07\x07\x12\x20" + b"\x55" * 32)
 
 
 class Node:
@@ -161,7 +162,10 @@ def test_nvs_image_written_over_serial_reads_back(node, tmp_path):
 
 def _first_mismatch_block(got: bytes, data: bytes, block: int = 0x400) -> int:
     k = 0
-    while k * block < len(data) and got[k * block:(k + 1) * block] == data[k * block:(k + 1) * block]:
+    def same(i):
+        return got[i * block:(i + 1) * block] == data[i * block:(i + 1) * block]
+
+    while k * block < len(data) and same(k):
         k += 1
     return k
 
@@ -221,7 +225,7 @@ def test_second_tcp_client_is_refused_like_a_busy_port(node):
 
     host, port = node.ep.url[len("socket://"):].split(":")
     with socket.create_connection((host, int(port)), timeout=5) as first:
-        first.sendall(slip_encode(b"\x00\x08\x24\x00\x00\x00\x00\x00" + b"\x07\x07\x12\x20" + b"\x55" * 32))
+        first.sendall(SYNC_FRAME)
         assert first.recv(1) == b"\xc0"  # the first client is being served
         with socket.create_connection((host, int(port)), timeout=5) as second:
             assert second.recv(16) == b""  # closed at once
@@ -235,8 +239,7 @@ def test_garbage_is_counted_and_session_keeps_working():
     assert session.feed(b"\xc0" + junk + b"\xc0") == b""
     assert session.feed(b"\xc0\x01\x02\xc0\xc0\xdb\x01\xc0") == b""  # short frame, bad escape
     assert session.bad_frames >= 2
-    sync = slip_encode(b"\x00\x08\x24\x00\x00\x00\x00\x00" + b"\x07\x07\x12\x20" + b"\x55" * 32)
-    reply = session.feed(sync)
+    reply = session.feed(SYNC_FRAME)
     assert reply.count(b"\xc0\x01\x08") == 8  # the ROM answers SYNC eight times
 
 

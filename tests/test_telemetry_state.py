@@ -160,3 +160,35 @@ def test_lost_compressed_frame_makes_its_window_undecodable():
         fs.update(pkt, A, t)
     node = fs.nodes[(A[0], 2)]
     assert node.compressed_decoded == 0 and node.compressed_undecodable == 2
+
+
+def test_compressed_frames_of_our_firmware_are_not_counted_as_lost_raw_frames():
+    # keyframe 100, three compressed frames (numbers 101-103), keyframe 104: nothing lost
+    fs = FleetState()
+    t = 0.0
+    for pkt in _keyframe_window(2, 100, 3, 1) + [raw(node=2, seq=104, flags=1)]:
+        t += 0.03
+        fs.update(pkt, A, t)
+    assert fs.nodes[(A[0], 2)].seq.lost == 0
+
+
+def test_a_lost_compressed_frame_of_our_firmware_is_a_lost_frame():
+    fs = FleetState()
+    window = _keyframe_window(2, 100, 3, 1)
+    del window[3]
+    t = 0.0
+    for pkt in window + [raw(node=2, seq=104, flags=1)]:
+        t += 0.03
+        fs.update(pkt, A, t)
+    assert fs.nodes[(A[0], 2)].seq.lost == 1
+
+
+def test_ruview_06_compressed_frames_do_not_hide_raw_frame_loss():
+    # 0.6.x sends every frame raw (flags 0) and compressed frames on top, without numbers
+    fs = FleetState()
+    t = 0.0
+    for seq in (1, 2, 4, 5):  # 3 lost
+        t += 0.03
+        fs.update(raw(node=4, seq=seq), A, t)
+        fs.update(CompressedFrame(4, 6, 128, b"\x00\x80"), A, t)
+    assert fs.nodes[(A[0], 4)].seq.lost == 1

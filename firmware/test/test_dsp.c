@@ -168,10 +168,10 @@ static void test_enter_and_leave(void **state)
     stats_t all = run(&sc, &ec, 240.0, 20.0, 15.0, 70.0);
     print_message("enters at 90 s: present from %.1f s; leaves at 150 s: last present %.1f s\n",
                   all.first_present_s, all.last_present_s);
-    /* detected within 2 s of entering; cleared within 25 s of leaving (the windowed variance
+    /* detected within 2 s of entering; cleared within 40 s of leaving (the windowed variance
      * of the step the departure leaves in the channel has to decay) */
     assert_true(all.first_present_s >= 90.0 && all.first_present_s <= 92.0);
-    assert_true(all.last_present_s >= 150.0 && all.last_present_s <= 175.0);
+    assert_true(all.last_present_s >= 150.0 && all.last_present_s <= 190.0);
     stats_t inside = run(&sc, &ec, 150.0, 92.0, 15.0, 70.0);
     assert_int_equal(inside.present, inside.vitals);
 }
@@ -213,7 +213,8 @@ static void test_no_fall_breathing_or_walking(void **state)
         assert_int_equal(calm.falls, 0);
         assert_int_equal(walk.falls, 0);
         assert_int_equal(walk.present, walk.vitals);     /* a walking person is present */
-        assert_true(walk.motion >= walk.vitals / 2);    /* and moving */
+        assert_true(walk.motion * 10 >= walk.vitals * 9); /* and flagged as moving */
+        assert_true(calm.motion * 20 <= calm.vitals);     /* breathing alone is not motion */
         assert_true(walk.max_score <= 1.0f && walk.min_score >= 0.0f);
     }
 }

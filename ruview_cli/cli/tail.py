@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import sys
-import time
 from typing import List, Optional
 
 import typer
@@ -46,7 +45,7 @@ def tail(
         help="UDP port the nodes send to \\[default: 5005]. With --replay: keep only datagrams sent to it.",
     ),
     node: Optional[List[int]] = typer.Option(
-        None, "--node", min=0, max=255, metavar="ID", help="Show only this node id (repeatable)."
+        None, "--node", min=0, max=255, metavar="ID", help="Show only this node id (repeatable). Datagrams naming no node (unknown magic) are counted, not shown."
     ),
     duration: Optional[float] = typer.Option(
         None, "--duration", metavar="S", help="Stop after S seconds."
@@ -87,55 +86,36 @@ def tail(
     if replay is None:
         sock = open_socket(bind, listen_port)
     out = console()
-    err = console(stderr=True)
     recorder = PcapWriter(record, (bind, listen_port)) if record is not None else None
     sink = JsonLinesSink() if as_json else None
 
     live = None
-    render = None
     session = TailSession(nodes=node, count=count, sink=sink, recorder=recorder)
     source_text = f"replay {replay}" if replay else f"udp {bind}:{listen_port}"
     if not as_json:
-        from rich.live import Live
+        from ruview_cli.telemetry.table import LiveTable
 
-        from ruview_cli.telemetry.table import live_table, rows_that_fit
-
-        title = f"ruview tail · {source_text}"
         state = session.state
-        clock_of_table = (lambda t: state.last_t or t) if replay else (lambda t: time.time())
-
-        def render(t: float):
-            return live_table(state, clock_of_table(t), title=title, max_rows=rows_that_fit(out.size.height))
-
-        live = Live(render(time.time()), console=out, auto_refresh=False, transient=False,
-                    redirect_stdout=False, redirect_stderr=False)
-        next_draw = [0.0]
-
-        def redraw(t: float) -> None:
-            # At most 4/s (the tick), and less often if drawing gets slow on a huge fleet, so
-            # the display never takes more than ~5% of the time the receive loop needs.
-            start = time.monotonic()
-            if start < next_draw[0]:
-                return
-            live.update(render(t), refresh=True)
-            next_draw[0] = start + 20 * (time.monotonic() - start)
-
-        session.on_tick = redraw
-
-    if as_json:
-        if replay is None:
-            _status(err, {"event": "listening", "source": source_text, "bind": bind, "port": listen_port})
-        else:
-            _status(err, {"event": "replaying", "source": source_text, "file": replay, "port": port})
-    else:
-        err.print(f"[dim]ruview tail: listening on {source_text} (Ctrl-C to stop)[/]"
+        # A replay ages nodes by the recording's clock, a live run by the wall clock.
+        clock = (lambda t: state.last_t or t) if replay else None
+        live = LiveTable(out, state, f"ruview tail · {source_text}", clock)
+        session.on_tick = live.tick
+        console(stderr=True).print(f"[dim]ruview tail: listening on {source_text} (Ctrl-C to stop)[/]"
                   if replay is None else f"[dim]ruview tail: {source_text}[/]")
+    elif replay is None:
+        from ruview_cli.telemetry.receiver import rcvbuf_size
+
+        _status({"event": "listening", "source": source_text, "bind": bind, "port": listen_port,
+                 "rcvbuf_bytes": rcvbuf_size(sock)})
+    else:
+        _status({"event": "replaying", "source": source_text, "file": replay, "port": port})
 
     restore = _install_stop_handlers(session.stop)
     reason = "interrupted"
+    completed = False
     try:
         if live is not None:
-            live.start(refresh=True)
+            live.start()
         try:
             if replay is not None:
                 reason = session.run_replay(replay, speed=1.0 if speed is None else speed,
@@ -146,12 +126,10 @@ def tail(
             reason = "output closed"
         except KeyboardInterrupt:
             reason = "interrupted"
-        if live is not None:
-            live.update(render(time.time()), refresh=True)
-            live.stop()
-            if not out.is_terminal:
-                out.line()
+        completed = True
     finally:
+        if live is not None:
+            live.stop(final=completed)  # on an error too: give the terminal its cursor back
         restore()
         if sock is not None:
             sock.close()
@@ -160,7 +138,7 @@ def tail(
 
     summary = session.summary(reason, now=session.state.last_t if replay else None)
     if as_json:
-        _status(err, {"event": "summary", **summary})
+        _status({"event": "summary", **summary})
     else:
         from ruview_cli.telemetry.table import summary_table
 
@@ -172,7 +150,7 @@ def tail(
             out.print(f"[dim]skipped in the recording: {skipped}[/]")
 
 
-def _status(err, obj: dict) -> None:
+def _status(obj: dict) -> None:
     """One JSON object on stderr (status and summary in --json mode)."""
     try:
         sys.stderr.write(json.dumps(obj, separators=(",", ":")) + "\n")

@@ -157,7 +157,8 @@ def read_nvs(image: bytes, stats: NvsReadStats | None = None) -> dict[str, dict[
                     st.problems.append(f"page {pno} entry {i}: {key!r} data CRC/size mismatch")
                 elif etype == T_STR:
                     items.pop((ns, key), None)
-                    items[(ns, key)] = NvsValue("str", data.split(b"\x00", 1)[0].decode("utf-8", "replace"))
+                    text = data.split(b"\x00", 1)[0].decode("utf-8", "replace")
+                    items[(ns, key)] = NvsValue("str", text)
                 elif etype == T_BLOB:
                     items.pop((ns, key), None)
                     items[(ns, key)] = NvsValue("blob", bytes(data))

@@ -147,8 +147,9 @@ class SimFleet:
                                faults=_copy_faults(opts.faults), advertiser=self.advertiser,
                                on_boot=self._on_boot, on_down=self._on_down, **kwargs)
                 loader = RomLoader(flash, node.mac, on_reset=lambda n=node: n.reboot("ext"),
-                                   baud_limit=opts.faults.serial_baud)
-                loader.on_session = node.enter_download_mode  # esptool took the chip over
+                                   baud_limit=opts.faults.serial_baud,
+                                   drop_after_bytes=opts.faults.drop_after_bytes)
+                loader.on_sync = node.enter_download_mode  # esptool took the chip over
                 endpoint = SerialEndpoint(loader, pty=opts.pty).start()
                 self.nodes.append(node)
                 self.endpoints.append(endpoint)

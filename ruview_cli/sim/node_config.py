@@ -144,5 +144,6 @@ def load_node_config(nvs: dict[str, dict[str, NvsValue]]) -> tuple[NodeConfig, l
                         f"bytes): ignored"
                     )
                 continue
-            setattr(cfg, key, bytes(v.value) if isinstance(v.value, (bytes, bytearray)) else v.value)
+            value = bytes(v.value) if isinstance(v.value, (bytes, bytearray)) else v.value
+            setattr(cfg, key, value)
     return cfg, warnings

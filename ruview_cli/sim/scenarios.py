@@ -8,7 +8,9 @@ Physical model, per subcarrier k of a 20 MHz channel (spacing 312.5 kHz around t
     H_k(t) = sum_static a_p e^{-j2π f_k τ_p} + sum_persons a_d e^{-j2π f_k L_d(t)/c}
 
 L_d(t) is the TX → body → RX path length: the body's position in a 6 m × 5 m room (walking,
-falling) plus the chest displacement (breathing ~5 mm with slow rate wander, heart ~0.3 mm).
+falling; swinging limbs as extra small scatterers) plus the chest displacement (breathing ~5 mm
+with slow rate wander, heart ~0.3 mm). A body inside the first Fresnel zone of the line of sight
+also attenuates that path (up to ~8 dB), as when someone walks between the AP and the node.
 Each frame is then multiplied by e^{j(φ0 + k·s)} (a random common phase and a random linear
 phase slope per frame, the CFO/STO real ESP32 CSI carries), scaled by a per-packet AGC gain in
 0.5 dB steps, noised (complex Gaussian, `snr_db`), and quantised to int8 pairs laid out as the
@@ -44,6 +46,8 @@ ROOM_W, ROOM_D = 6.0, 5.0  # metres; the AP at x = 0, the node at x = ROOM_W
 TX = (0.0, 2.5, 1.0)
 RX = (ROOM_W, 2.5, 1.0)
 DOOR = (3.0, ROOM_D + 0.6, 1.1)  # just outside the wall at y = ROOM_D
+RX_IMAGES = ((RX[0], -RX[1], RX[2]), (RX[0], 2.0 * ROOM_D - RX[1], RX[2]))  # node mirrored in the long walls
+WALL_GAMMA = 0.5  # amplitude reflection coefficient of a wall
 BOOT_US = 3_900_000  # frame timestamps start after the node's 3.9 s boot
 AGC_TARGET = 22.0  # mean |H| in LSB after the AGC
 WINDOW_S = 15.0  # ground-truth rates are averages over this trailing window
@@ -160,7 +164,9 @@ class Person:
         plan: Callable[["Person", float, tuple], list[_Segment]],
         spot: tuple[float, float, float] | None = None,
     ):
-        self.rng = rng
+        # a private generator: the plan extends lazily (when frames or truth() reach its end), so
+        # sharing the frame generator's stream would make frames depend on truth() queries
+        self.rng = rng = random.Random(rng.getrandbits(64))
         self.breath = _Rhythm(rng, breath_bpm, 0.015, rng.uniform(0.002, 0.003), 0.12)
         self.heart = _Rhythm(rng, heart_bpm, 0.03, rng.uniform(0.00012, 0.0002), 0.2)
         self.kappa = rng.uniform(1.3, 1.9)  # path-length change per metre of chest motion
@@ -220,26 +226,45 @@ class Person:
         return seg, pos, max(0.0, min(1.0, vis))
 
     def paths(self, t: float) -> list[tuple[float, float]]:
-        """(amplitude relative to line of sight, path length m) of every reflection now."""
+        """(amplitude relative to line of sight, path length m) of every reflection now: the
+        torso directly and via the two long walls (image method: the node mirrored in the wall),
+        plus swinging limbs while walking or falling."""
         seg, pos, vis = self.state(t)
         if vis <= 0.0:
             return []
         d1, d2 = _dist(TX, pos), _dist(pos, RX)
         amp = min(0.9, self.rho * ROOM_W / (d1 * d2)) * vis
-        length = d1 + d2
+        chest = self.breath.displacement(t)
         if seg.kind in (STILL, LYING):
-            length += self.kappa * (self.breath.displacement(t) + self.heart.displacement(t))
-            return [(amp, length)]
-        out = [(amp, length + self.kappa * self.breath.displacement(t))]
+            chest += self.heart.displacement(t)
+        chest *= self.kappa
+        out = [(amp, d1 + d2 + chest)]
+        for image in RX_IMAGES:  # TX -> body -> wall -> node
+            d2w = _dist(pos, image)
+            out.append((amp * WALL_GAMMA * d2 / d2w, d1 + d2w + chest))
         if seg.kind == WALK:  # swinging arms and legs
+            length = d1 + d2
             swing = 0.15 * math.sin(_TWO_PI * self.stride_hz * t + self.limb_phase)
             out.append((0.3 * amp, length + 2.0 * swing))
             out.append((0.25 * amp, length - 2.0 * swing))
         elif seg.kind == FALL:  # arms thrown out to break the fall, legs folding
+            length = d1 + d2
             u = (t - seg.t0) / (seg.t1 - seg.t0)
             out.append((0.35 * amp, length + 0.8 * math.sin(0.5 * math.pi * u)))
             out.append((0.3 * amp, length - 0.6 * u * u))
         return out
+
+    def shadow(self, t: float) -> float:
+        """Fraction of the line-of-sight amplitude this body blocks (0..0.6): a torso near the
+        TX-RX line at antenna height sits in the first Fresnel zone (radius ~0.43 m mid-room
+        at 2.4 GHz) and shadows it by up to ~8 dB."""
+        seg, pos, vis = self.state(t)
+        if vis <= 0.0:
+            return 0.0
+        u = min(1.0, max(0.0, (pos[0] - TX[0]) / (RX[0] - TX[0])))
+        fresnel = max(0.1, 0.43 * math.sqrt(4.0 * u * (1.0 - u)))
+        off2 = (pos[1] - TX[1]) ** 2 + (pos[2] - TX[2]) ** 2
+        return 0.6 * vis * math.exp(-off2 / (fresnel * fresnel))
 
     def truth(self, t: float) -> tuple[bool, bool, float | None, float | None]:
         """(present, moving, breathing bpm, heart bpm) — rates only while still."""
@@ -390,14 +415,19 @@ class Scenario:
 
         fc = channel_freq_mhz(channel) * 1e6
         self._f_lo = fc - 32 * SUBCARRIER_SPACING_HZ  # frequency of offset -32
-        # static multipath: line of sight plus 3-5 reflections (walls, furniture)
+        # static multipath: the line of sight (often partly obstructed) plus 4-8 reflections
+        # off walls, floor, ceiling and furniture, up to second-order bounces (excess path
+        # 1-25 m, i.e. delay spread of tens of ns: a frequency-selective 20 MHz channel)
         los = _dist(TX, RX)
-        statics = [(1.0, los)]
-        for _ in range(rng.randint(3, 5)):
-            statics.append((rng.uniform(0.15, 0.55), los + rng.uniform(1.0, 14.0)))
+        self._los_amp = rng.uniform(0.5, 1.0)
+        statics = [(self._los_amp, los)]
+        for _ in range(rng.randint(4, 8)):
+            excess = rng.uniform(1.0, 25.0)
+            statics.append((rng.uniform(0.25, 0.7) * math.exp(-excess / 15.0), los + excess))
         self._static64 = [0j] * 64
         for amp, length in statics:
             self._static64 = list(map(add, self._static64, self._term64(amp, length)))
+        self._los64 = self._term64(self._los_amp, los)
         self._static_mag = sum(map(abs, self._static64)) / 64.0
         # subcarrier layout: FFT order (0..31, -32..-1) per 64-bin block; nulls -> index 64 (0j)
         perm, sigma = [], []
@@ -425,12 +455,22 @@ class Scenario:
         step = cmath.exp(-1j * _TWO_PI * SUBCARRIER_SPACING_HZ * tau)
         return list(accumulate(repeat(step, 63), mul, initial=start))
 
+    def static_ripple_db(self) -> float:
+        """Max/min |H| of the empty room across the band: how frequency-selective it is
+        (a flat channel hides a person's effect in the common phase/gain the node removes)."""
+        mags = [abs(z) for z in self._static64]
+        return 20.0 * math.log10(max(mags) / max(1e-9, min(mags)))
+
     def channel64(self, t: float) -> list[complex]:
         """The true channel (no CFO/STO, AGC or noise) at offsets -32..31."""
         h = self._static64
+        block = 0.0
         for person in self.persons:
+            block = max(block, person.shadow(t))
             for amp, length in person.paths(t):
                 h = list(map(add, h, self._term64(amp, length)))
+        if block > 0.01:  # a body in the first Fresnel zone attenuates the line of sight
+            h = list(map(add, h, map(mul, self._los64, repeat(-block))))
         return h
 
     # ---- frames ----

@@ -95,7 +95,8 @@ SYNC_VAL = 0x20120707  # any non-zero value says "ROM, not stub"
 
 # Registers (ESP32-S3).
 SPI_BASE = 0x60002000
-SPI_CMD, SPI_ADDR, SPI_USR2, SPI_W0 = SPI_BASE + 0x00, SPI_BASE + 0x04, SPI_BASE + 0x20, SPI_BASE + 0x58
+SPI_CMD, SPI_ADDR = SPI_BASE + 0x00, SPI_BASE + 0x04
+SPI_USR2, SPI_W0 = SPI_BASE + 0x20, SPI_BASE + 0x58
 SPI_CMD_USR = 1 << 18
 EFUSE_BASE = 0x60007000
 MAC_EFUSE_REG = EFUSE_BASE + 0x044
@@ -109,7 +110,8 @@ UART_CLKDIV_REG = 0x60000014
 
 # RDID answers, by flash size: XMC (0x20) memory type 0x40, capacity code log2(size).
 XMC_VENDOR_ID = 0x20
-SFDP_TABLE = b"SFDP" + bytes([0x06, 0x01, 0x00, 0xFF]) + bytes([0x00, 0x06, 0x01, 0x10, 0x30, 0x00, 0x00, 0xFF])
+# SFDP header: signature, rev 1.6, 1 parameter header; then the JEDEC basic table header.
+SFDP_TABLE = bytes.fromhex("53464450 060100ff 00060110 300000ff")
 
 
 def rom_checksum(data: bytes, state: int = CHECKSUM_SEED) -> int:
@@ -268,6 +270,8 @@ class RomSession:
     def _sync(self, op, data, chk):
         if data[:4] != b"\x07\x07\x12\x20" or data[4:] != b"\x55" * 32:
             return self._reply(op, error=ERR_INVALID_MESSAGE)
+        if self.loader.on_sync is not None and not self.stub:
+            self.loader.on_sync()  # the chip is in download mode: the app is not running
         return self._reply(op, 0 if self.stub else SYNC_VAL) * SYNC_REPLIES
 
     def _security_info(self, op, data, chk):
@@ -532,6 +536,8 @@ class RomLoader:
         self.efuse = _efuse_words(self.mac)
         self.resets = 0
         self.sessions = 0
+        # Called on every SYNC the ROM answers: the owner stops the app (download mode).
+        self.on_sync: Callable[[], None] | None = None
 
     def new_session(self) -> RomSession:
         self.sessions += 1

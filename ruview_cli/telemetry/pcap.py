@@ -89,16 +89,30 @@ class PcapWriter:
         usec = int(round((t - sec) * 1_000_000))
         if usec >= 1_000_000:
             sec, usec = sec + 1, usec - 1_000_000
-        self._fh.write(_REC_HDR.pack(sec, usec, len(pkt), len(pkt)))
-        self._fh.write(pkt)
+        try:
+            self._fh.write(_REC_HDR.pack(sec, usec, len(pkt), len(pkt)) + pkt)
+        except OSError as exc:
+            raise self._failed(exc) from None
         self.records += 1
 
     def flush(self) -> None:
-        self._fh.flush()
+        try:
+            self._fh.flush()
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: OSError) -> RuviewError:
+        return RuviewError(
+            f"writing the recording {self.path} failed: {exc.strerror or exc}",
+            "free disk space or record to another file system (--record)",
+        )
 
     def close(self) -> None:
         if not self._fh.closed:
-            self._fh.close()
+            try:
+                self._fh.close()
+            except OSError:
+                pass  # already reported by write/flush
 
     def __enter__(self) -> "PcapWriter":
         return self

@@ -40,6 +40,7 @@ class TailSession:
         self.on_tick = on_tick
         self.stop = StopFlag()
         self.started = time.time()
+        self._cpu_started = time.process_time()
         self.replay_stats: Optional[ReadStats] = None
         self._decode = decode
         self.consume = self._make_consumer()
@@ -54,7 +55,19 @@ class TailSession:
         limit = self.count or 0
         emitted = 0
 
-        def consume(data: bytes, addr: tuple, t: float) -> bool:
+        if record is None and nodes is None and write is not None:
+            def consume(data: bytes, addr: tuple, t: float) -> bool:  # --json, the common case
+                nonlocal emitted
+                pkt = decode(data)
+                update(pkt, addr, t)
+                write(pkt, addr, t)
+                emitted += 1
+                return emitted == limit
+
+            self._emitted = lambda: emitted
+            return consume
+
+        def consume(data: bytes, addr: tuple, t: float) -> bool:  # noqa: F811 - the general path
             nonlocal emitted
             if record is not None:
                 record(data, addr, t)
@@ -145,7 +158,7 @@ class TailSession:
                 if self.stop.stopped:
                     reason = self.stop.reason
                     break
-                last_t = dg.t
+                last_t = self.state.last_t = dg.t
                 if consume(dg.data, dg.source, dg.t):
                     reason = "count"
                     break
@@ -171,12 +184,29 @@ class TailSession:
 
     # -- the end -------------------------------------------------------------------------------
     def summary(self, reason: str, now: Optional[float] = None) -> dict[str, Any]:
-        """Stable keys (docs/protocol.md, `ruview tail`): what was received, per node and source."""
+        """What was received, per node and per source. Stable keys (`ruview tail --json` prints
+        this on stderr as {"event": "summary", ...}):
+
+        reason      why the run ended: "duration", "count", "interrupted" (Ctrl-C),
+                    "terminated" (SIGTERM), "output closed", "end of recording"
+        started, ended, elapsed_s   unix seconds; cpu_s: CPU seconds of the process
+        emitted     packets that passed --node (= JSON lines in --json mode)
+        datagrams, malformed, unknown, malformed_by_kind {packet_kind: n}
+        nodes       one object per (address, node_id): node_id, address, packets {kind: n},
+                    frame_rate_hz, raw_frames_lost, loss_pct (null before any raw frame),
+                    late_frames, reboots, compressed_decoded, compressed_undecodable,
+                    malformed, first_seen, last_seen
+        sources     {ip: {datagrams, malformed, unknown}}
+        recorded, record_file       with --record
+        replay      with --replay: {records, udp, skipped {why: n}}
+        """
         end = time.time()
         now = now if now is not None else end
         self.state.finish(now)
         out: dict[str, Any] = {"reason": reason, "started": self.started, "ended": end,
-                               "elapsed_s": round(end - self.started, 3), "emitted": self.emitted}
+                               "elapsed_s": round(end - self.started, 3),
+                               "cpu_s": round(time.process_time() - self._cpu_started, 3),
+                               "emitted": self.emitted}
         out.update(self.state.summary(now))
         if self.recorder is not None:
             out["recorded"] = self.recorder.records

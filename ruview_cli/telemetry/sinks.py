@@ -135,7 +135,8 @@ class JsonLinesSink:
             self._out.write(data)
             self._out.flush()
         except BrokenPipeError:
-            _silence_stdout()
+            if self._out is getattr(sys.stdout, "buffer", None):
+                _silence_stdout()
             raise OutputClosed() from None
 
 

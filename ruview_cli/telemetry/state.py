@@ -31,12 +31,14 @@ class SeqTracker:
     epoch instead of counting four billion lost frames. Wrap at 2**32 is ordinary arithmetic.
     """
 
-    __slots__ = ("highest", "expected", "received", "late", "duplicates", "reboots", "resyncs", "_base_expected", "_base_received")
+    __slots__ = ("highest", "expected", "received", "pending", "late", "duplicates", "reboots", "resyncs",
+                 "_base_expected", "_base_received")
 
     def __init__(self) -> None:
         self.highest: Optional[int] = None
         self.expected = 0  # numbers spanned in the current epoch
         self.received = 0
+        self.pending = 0  # compressed frames since the last keyframe (numbered, but not on the wire)
         self.late = 0
         self.duplicates = 0
         self.reboots = 0
@@ -130,7 +132,7 @@ class NodeState:
 
     __slots__ = (
         "ip", "node_id", "port", "first_seen", "last_seen", "counts", "window", "vitals",
-        "vitals_t", "fall_until", "rssi_dbm", "seq", "stream", "last_raws", "malformed",
+        "vitals_t", "fall_until", "rssi_dbm", "seq", "stream", "last_raw", "malformed",
         "feature_state",
     )
 
@@ -148,7 +150,7 @@ class NodeState:
         self.rssi_dbm: Optional[int] = None
         self.seq = SeqTracker()
         self.stream: Any = None  # CompressedStream, created when compression is first seen
-        self.last_raws: deque = deque(maxlen=8)
+        self.last_raw: Any = None  # the latest raw frame (keyframe flag; 0.6.x chain start)
         self.malformed = 0
         self.feature_state: Any = None
 
@@ -212,12 +214,11 @@ class FleetState:
     def __init__(self) -> None:
         self.nodes: dict[tuple[str, int], NodeState] = {}
         self.sources: dict[str, SourceCounters] = {}
-        self.datagrams = 0
         self.malformed = 0
         self.unknown = 0
         self.malformed_by_kind: dict[str, int] = {}
         self.first_t: Optional[float] = None
-        self.last_t: Optional[float] = None
+        self.last_t: Optional[float] = None  # set by a replay: the recording's clock
         self._streams: dict[tuple[str, int], NodeState] = {}
 
     def update(self, pkt: Any, addr: tuple[str, int], t: float) -> Optional[NodeState]:
@@ -226,8 +227,6 @@ class FleetState:
         The hot path of `ruview tail` (tens of thousands of calls a second): the common case,
         a raw frame of a known node, touches a handful of attributes and no extra calls.
         """
-        self.datagrams += 1
-        self.last_t = t
         kind = pkt.kind
         node_id = pkt.node_id
         node = self.nodes.get((addr[0], node_id))
@@ -240,11 +239,13 @@ class FleetState:
         node.last_seen = t
         counts = node.counts
         counts[kind] = counts.get(kind, 0) + 1
-        window = node.window
-        if t >= window.next_at:
-            window.snapshot(t, counts)
+        if t >= node.window.next_at:
+            node.window.snapshot(t, counts)
         if kind == "csi_raw":
             node.rssi_dbm = pkt.rssi_dbm
+            node.last_raw = pkt
+            if node.stream is not None or pkt.flags & 1:
+                self._raw_with_stream(node, pkt, t)
             seq = node.seq
             hi = seq.highest
             if hi is not None and ((pkt.seq - hi) & _U32) == 1:  # in order: the usual case
@@ -253,13 +254,6 @@ class FleetState:
                 seq.received += 1
             else:
                 seq.add(pkt.seq)
-            if node.stream is not None:
-                node.stream.on_raw(pkt, t)
-            elif pkt.flags & 1:  # keyframe: our firmware compresses against it
-                self._start_stream(node, t)
-                node.stream.on_raw(pkt, t)
-            else:
-                node.last_raws.append(pkt)
         elif kind == "vitals" or kind == "fused_vitals":
             node.vitals = pkt
             node.vitals_t = t
@@ -270,6 +264,11 @@ class FleetState:
             if node.stream is None:
                 self._start_stream(node, t)
             node.stream.on_compressed(pkt, t)
+            if node.last_raw is not None and node.last_raw.flags & 1:
+                # Our firmware numbers compressed frames too (KEYFRAME_RULE.md): each one fills a
+                # number the next keyframe skips, so it must not read as a lost raw frame. It
+                # is credited when that keyframe arrives (it has no number of its own).
+                node.seq.pending += 1
         elif kind == "feature_state":
             node.feature_state = pkt
         return node
@@ -304,14 +303,24 @@ class FleetState:
         src.other += 1  # a valid packet that names no node (e.g. a mesh message of another type)
         return None
 
+    def _raw_with_stream(self, node: NodeState, pkt: Any, t: float) -> None:
+        """A raw frame of a node that compresses: credit its compressed frames, feed the stream."""
+        seq = node.seq
+        if seq.pending:  # before this frame's own number: a reboot closes their epoch
+            seq.received += seq.pending
+            seq.pending = 0
+        if node.stream is None:  # the first keyframe: our firmware compresses against it
+            self._start_stream(node, t)
+        node.stream.on_raw(pkt, t)
+
     def _start_stream(self, node: NodeState, t: float) -> None:
         from ruview_cli.protocol import CompressedStream
 
         node.stream = CompressedStream()
-        # RuView 0.6.x compresses against the frame before: hand over what we already hold.
-        for raw in node.last_raws:
-            node.stream.on_raw(raw, t)
-        node.last_raws.clear()
+        # RuView 0.6.x compresses against the frame before: hand over the one we hold (its
+        # very first compressed frame may still be undecodable: the pair is not complete).
+        if node.last_raw is not None and not node.last_raw.flags & 1:
+            node.stream.on_raw(node.last_raw, t)
         self._streams[(node.ip, node.node_id)] = node
 
     def tick(self, now: float) -> None:
@@ -323,6 +332,12 @@ class FleetState:
         """End of stream: every window still open is undecodable."""
         for node in self._streams.values():
             node.stream.flush(float("inf"))
+
+    @property
+    def datagrams(self) -> int:
+        """Every datagram accounted (derived, so the per-packet path keeps no extra counter)."""
+        unattributed = self.malformed + self.unknown + sum(s.other for s in self.sources.values())
+        return unattributed + sum(sum(n.counts.values()) for n in self.nodes.values())
 
     def _sources_summary(self) -> dict[str, dict[str, int]]:
         """Per source IP: all datagrams (node rows + the rest), malformed, unknown."""

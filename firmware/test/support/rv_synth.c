@@ -105,7 +105,15 @@ void syn_next(syn_t *s, rv_frame_t *f)
     for (int q = 0; q < c->n_persons; q++)
         pd[q] = displacement(&c->p[q], s->t, &pa[q]);
     for (int k = 0; k < c->n_sc; k++) {
-        double fk = fc + ((double)k - c->n_sc / 2.0) * 312.5e3;
+        /* ESP32 layout: each 64-bin field in FFT order (0..31, -32..-1), DC and guards zero */
+        int bin = k % 64, off = bin < 32 ? bin : bin - 64;
+        if (c->n_sc % 64 != 0) {
+            off = k - c->n_sc / 2;
+        } else if (bin == 0 || (bin >= 27 && bin <= 37)) {
+            hr[k] = hi[k] = 0.0;
+            continue;
+        }
+        double fk = fc + (double)off * 312.5e3;
         double re = 0.0, im = 0.0;
         for (int p = 0; p < SYN_STATIC_PATHS; p++) {
             double ph = -2.0 * M_PI * fk * s->st_tau[p] * 1e-9;
@@ -120,7 +128,7 @@ void syn_next(syn_t *s, rv_frame_t *f)
             re += pa[q] * cos(ph);
             im += pa[q] * sin(ph);
         }
-        double rot = phi0 + slope * k;
+        double rot = phi0 + slope * off;
         double cr = cos(rot), ci = sin(rot);
         hr[k] = re * cr - im * ci + c->noise * grand(&s->rng);
         hi[k] = re * ci + im * cr + c->noise * grand(&s->rng);
@@ -131,8 +139,9 @@ void syn_next(syn_t *s, rv_frame_t *f)
     double g = 100.0 / peak; /* AGC */
     for (int k = 0; k < c->n_sc; k++) {
         long a = lround(hr[k] * g), b = lround(hi[k] * g);
-        s->iq[2 * k] = (int8_t)(a > 127 ? 127 : a < -128 ? -128 : a);
-        s->iq[2 * k + 1] = (int8_t)(b > 127 ? 127 : b < -128 ? -128 : b);
+        /* the ESP32 driver stores each pair as (imaginary, real) */
+        s->iq[2 * k] = (int8_t)(b > 127 ? 127 : b < -128 ? -128 : b);
+        s->iq[2 * k + 1] = (int8_t)(a > 127 ? 127 : a < -128 ? -128 : a);
     }
     f->iq = s->iq;
     f->iq_len = (uint16_t)(2 * c->n_sc);

@@ -8,6 +8,8 @@
  *   + complex Gaussian noise, AGC scaling, int8 quantisation.
  * dtau(t) = displacement/c: breathing (~5 mm), heart (~0.3 mm), walking, falling.
  * f_k: 312.5 kHz spacing around the channel centre. Frame times: nominal rate +- jitter.
+ * Layout as the ESP32 driver delivers it: every 64-bin field in FFT order (bins 0..31, then
+ * -32..-1), DC and guard bins zero, each pair (imaginary, real).
  */
 #ifndef RV_SYNTH_H
 #define RV_SYNTH_H

@@ -31,7 +31,6 @@ typedef struct {
 
 /* One breathing-period tracker per top-K slot (multi-person clustering). */
 typedef struct {
-    float    z1, z2;      /* band-pass state */
     float    rms2;        /* EW mean square of the band signal */
     float    per;         /* EW breathing period, s (0 = none yet) */
     uint32_t up_ms;       /* last upward crossing, ms (0 = none) */
@@ -47,6 +46,7 @@ typedef struct {
     float var[RV_DSP_MAX_CH];       /* EW (windowed) variance */
     float noise[RV_DSP_MAX_CH];     /* EW of (du)^2/2: the white-noise variance */
     float w[RV_DSP_MAX_CH];         /* streaming principal-component weight */
+    float bz1[RV_DSP_MAX_CH], bz2[RV_DSP_MAX_CH]; /* breathing band-pass state per channel */
     uint8_t flag[RV_DSP_MAX_CH];
     float psi_prev[RV_DSP_MAX_SC];  /* last sanitised phase, rad */
 } rv_subc_t;
@@ -94,15 +94,21 @@ struct rv_edge {
     /* ---- DSP: combined signals ---- */
     rv_biquad_t bp_breath[2];      /* HP 0.1 Hz + LP 0.5 Hz */
     rv_biquad_t bp_heart[4];       /* 3 x HP 0.8 Hz (6th-order Butterworth) + LP 2.0 Hz */
-    rv_biquad_t bp_sc;             /* coefficients of the per-slot breathing band-pass */
+    rv_biquad_t bp_sc;             /* coefficients of the per-channel breathing band-pass */
     rv_hist_t hist;
     float motion_energy;           /* EW (~1 s) of mean (du)^2, rad^2 per frame */
-    float fast_change;             /* EW (~0.25 s) of mean |du|, rad per frame (fall metric) */
+    float fast_change;             /* EW (~0.25 s) of the coherent-change peak ratio */
     float me_base, fc_base;        /* quiet-room floors of motion_energy and fast_change */
     float fall_metric;             /* fast_change / fc_base */
     float fall_peak;               /* max fall_metric since the last vitals packet (test aid) */
     float pres_metric;             /* max(top-K var/noise - 1, (motion_energy/me_base - 1)/4) */
     float topk_var;                /* mean windowed variance over top-K, rad^2 */
+    float pc_prev, pc_noise;       /* combined signal: last value, white-noise level */
+    float pb_pow;                  /* EW power of the breathing-band principal component */
+    /* coherent change detector: delay profile (64-point FFT) of the frame-to-frame change */
+#define RV_CC_N 64
+    float zr_prev[RV_CC_N], zi_prev[RV_CC_N]; /* last sanitised, normalised H, by frequency */
+    float tw_r[RV_CC_N / 2], tw_i[RV_CC_N / 2]; /* FFT twiddles */
     bool  present;
     float breath_bpm, heart_bpm;   /* 0 = not estimated */
     float breath_conf, heart_conf; /* 0..1: regularity of the crossing periods */

@@ -1,19 +1,27 @@
 /*
- * The tier-1/2 DSP of one frame (antenna 0).
+ * The tier-1/2 DSP of one frame (antenna 0, at most RV_DSP_MAX_SC subcarriers).
  *
  * 1. Sanitise: ESP32 CSI carries a random common phase offset and a random linear phase slope
  *    across subcarriers per frame (CFO/STO). Both are removed in the complex domain: the slope is
  *    the amplitude-weighted mean phase step between neighbouring subcarriers
  *    (arg sum H_k conj H_k-1), the offset the phase of the de-sloped sum. This is the linear fit
- *    of the unwrapped phase, but immune to unwrapping errors at faded subcarriers.
- * 2. Per subcarrier: temporal unwrap, exponentially weighted (EW) mean / variance over vital_win
- *    frames (a window, not all-time), white-noise level from frame-to-frame steps.
- * 3. Top-K by windowed variance relative to the noise level (from the first frames on).
- * 4. A streaming principal component of the top-K phases is the chest-motion signal; biquad
- *    band-passes (designed for the measured sample rate) split breathing and heart; the band
- *    signals go to a vital_win-frame history from which BPM is computed by crossing timestamps.
- * 5. Motion energy, presence (variance/noise ratio with calibrated threshold), fall (burst of
- *    phase speed followed by stillness), persons (clusters of per-subcarrier breathing rates).
+ *    of the unwrapped phase, but immune to unwrapping errors at faded subcarriers. The AGC gain
+ *    is removed from the amplitudes by dividing by their mean.
+ * 2. Two channels per subcarrier: the sanitised phase (unwrapped in time) and the relative
+ *    amplitude. A chest moving a few mm shifts a reflection almost equally on every subcarrier of
+ *    a 20 MHz channel, so much of it looks like offset+slope and is removed by step 1 from the
+ *    phase; the amplitude keeps it. Per channel: exponentially weighted (EW) mean and variance
+ *    over a VAR_TAU_S window (windowed, not all-time) and the white-noise level from
+ *    frame-to-frame steps.
+ * 3. Top-K channels by windowed variance relative to their noise level, from the second frame.
+ * 4. A streaming principal component (maximum-ratio combination) of all channels is the chest
+ *    signal; biquad band-passes designed for the MEASURED sample rate split breathing and heart;
+ *    the band signals go into a vital_win-frame history, from which BPM is computed on crossing
+ *    timestamps (never on an assumed rate).
+ * 5. Motion energy, presence (variance/noise ratio and motion vs its floor, threshold from a
+ *    1200-frame calibration after the warm-up), fall (a burst of phase speed over
+ *    fall_thresh/1000 x its quiet floor, <= 3 s, followed by 1.5 s of stillness; latched until a
+ *    vitals packet carries it), persons (clusters of per-channel breathing rates).
  */
 #include <math.h>
 #include <string.h>
@@ -26,9 +34,13 @@
 #define REDESIGN_TOL      0.05f
 #define MOTION_TAU_S      1.0f
 #define FAST_TAU_S        0.25f
-#define PCA_TAU_S         8.0f
+#define PCA_TAU_S         4.0f
 #define CLUSTER_GAP_BPM   2.0f
 #define TOPK_STICKY       1.5f      /* top-K membership hysteresis */
+#define PB_METRIC_SCALE   0.1f      /* breathing-band SNR -> presence metric units */
+#define PB_TAU_S          2.0f      /* breathing-band power window */
+#define PCN_TAU_S         1.0f      /* white-noise level of the combined signal */
+#define BREATH_ENBW_HZ    0.63f     /* noise bandwidth of the 0.1-0.5 Hz band-pass (pi/2 x 0.4) */
 #define VAR_CLIP          25.0f     /* per-sample variance contribution cap, x noise */
 #define VAR_TAU_S         6.0f      /* per-channel variance window (EW time constant) */
 #define PRES_DEFAULT_THR  1.0f      /* metric units; also the calibration ceiling */
@@ -36,7 +48,7 @@
 #define FLOOR_RISE_S      300.0f
 #define PRES_OFF_RATIO    0.7f      /* hysteresis: off below 0.7 x threshold */
 #define CAL_FRAMES        1200u
-#define MOTION_RATIO      3.0f      /* phase speed / quiet floor: gross motion */
+#define MOTION_RATIO      3.0f      /* motion energy / its quiet floor: gross motion */
 #define FALL_MAX_BURST_US 3000000u
 #define FALL_SETTLE_US    1500000u
 #define FALL_MIN_BURST_US 100000u
@@ -49,10 +61,13 @@ static float ew_alpha(float dt, float tau)
     return a > 1.0f ? 1.0f : a;
 }
 
-/* Frames before the windowed statistics mean anything: half the vitals history, >= 32. */
-static uint32_t warmup_frames(const rv_edge_t *e)
+/* Until the windowed statistics mean anything: half the vitals history (>= 32 frames) and two
+ * variance time constants of frame time. */
+static bool in_warmup(const rv_edge_t *e)
 {
-    return e->cfg.vital_win / 2u > 32u ? e->cfg.vital_win / 2u : 32u;
+    uint32_t min_frames = e->cfg.vital_win / 2u > 32u ? e->cfg.vital_win / 2u : 32u;
+    return e->frames < min_frames ||
+           (float)(e->last_ts_us - e->first_ts_us) * 1e-6f < 2.0f * VAR_TAU_S;
 }
 
 static void track_floor(float *base, float x, float rise)
@@ -72,6 +87,34 @@ static float wrap_pi(float x)
     while (x < -RV_PI)
         x += RV_TWO_PI;
     return x;
+}
+
+/* ESP32 CSI layout: every 64-bin training field (L-LTF, HT-LTF, ...) in FFT order, bins 0..31
+ * then -32..-1 (ESP-IDF "Wi-Fi Channel State Information"). Other lengths: index order. */
+static int sc_offset(int k, int n)
+{
+    if (n % 64)
+        return k;
+    int i = k & 63;
+    return i < 32 ? i : i - 64;
+}
+
+/* Index of the subcarrier at position p of ascending frequency (within each 64-bin field). */
+/* Position of subcarrier k in ascending frequency (inverse of sc_at). */
+static int sc_pos(int k, int n)
+{
+    if (n % 64)
+        return k;
+    int i = k & 63;
+    return (k & ~63) + (i < 32 ? i + 32 : i - 32);
+}
+
+static int sc_at(int p, int n)
+{
+    if (n % 64)
+        return p;
+    int i = p & 63;
+    return (p & ~63) + (i < 32 ? i + 32 : i - 32);
 }
 
 static void chan_update(rv_subc_t *S, int c, float value, float step, float a)
@@ -100,6 +143,7 @@ static void design_filters(rv_edge_t *e, float fs)
     rv_biquad_design_hp(&e->bp_heart[2], 0.8f, fs, 1.9319f);
     rv_biquad_design_lp(&e->bp_heart[3], 2.0f, fs, 0.7071f);
     rv_biquad_design_bp(&e->bp_sc, 0.224f, fs, 0.56f);
+
 }
 
 void rv_dsp_reset(rv_edge_t *e)
@@ -124,6 +168,10 @@ void rv_dsp_reset(rv_edge_t *e)
     e->pres_thr = e->cfg.pres_thresh ? (float)e->cfg.pres_thresh / 1000.0f : PRES_DEFAULT_THR;
     e->fall_state = 0;
     e->fall_latched = false;
+    for (int i = 0; i < RV_CC_N / 2; i++) {
+        e->tw_r[i] = cosf(RV_TWO_PI * (float)i / (float)RV_CC_N);
+        e->tw_i[i] = -sinf(RV_TWO_PI * (float)i / (float)RV_CC_N);
+    }
 }
 
 /* Robust sample-interval tracking: steps outside [0.5, 2] x the estimate (jitter spikes, lost
@@ -213,9 +261,8 @@ static void remap_pslots(rv_edge_t *e)
 
 static void update_presence(rv_edge_t *e)
 {
-    uint32_t warmup = warmup_frames(e);
     if (e->cfg.pres_thresh == 0 && e->cfg.edge_tier >= 2 && !e->calibrated &&
-        e->frames > warmup) {
+        !in_warmup(e)) {
         /* adaptive calibration: Welford over 1200 frames after the warm-up */
         e->cal_n++;
         float d = e->pres_metric - e->cal_mean;
@@ -231,7 +278,7 @@ static void update_presence(rv_edge_t *e)
             e->calibrated = true;
         }
     }
-    if (e->frames <= warmup) {
+    if (in_warmup(e)) {
         e->present = false; /* statistics still filling their windows */
         return;
     }
@@ -283,6 +330,65 @@ static void update_fall(rv_edge_t *e, uint64_t now_us)
     }
 }
 
+/* In-place radix-2 FFT of RV_CC_N points. */
+static void fft64(const rv_edge_t *e, float *re, float *im)
+{
+    const int n = RV_CC_N;
+    for (int i = 1, j = 0; i < n; i++) { /* bit reversal */
+        int bit = n >> 1;
+        for (; j & bit; bit >>= 1)
+            j ^= bit;
+        j ^= bit;
+        if (i < j) {
+            float t = re[i];
+            re[i] = re[j];
+            re[j] = t;
+            t = im[i];
+            im[i] = im[j];
+            im[j] = t;
+        }
+    }
+    for (int len = 2; len <= n; len <<= 1) {
+        int step = n / len;
+        for (int i = 0; i < n; i += len) {
+            for (int k = 0; k < len / 2; k++) {
+                float wr = e->tw_r[k * step], wi = e->tw_i[k * step];
+                int a = i + k, b = i + k + len / 2;
+                float xr = re[b] * wr - im[b] * wi, xi = re[b] * wi + im[b] * wr;
+                re[b] = re[a] - xr;
+                im[b] = im[a] - xi;
+                re[a] += xr;
+                im[a] += xi;
+            }
+        }
+    }
+}
+
+/* Coherent change: a moving body changes every subcarrier along one delay's phase ramp, noise
+ * changes them independently. The peak-to-mean ratio of the delay profile of the frame-to-frame
+ * change is ~5 for noise alone and grows with any coherent movement, whatever the noise level. */
+static float coherent_change(rv_edge_t *e, const float *zr, const float *zi)
+{
+    float dr[RV_CC_N], di[RV_CC_N];
+    for (int i = 0; i < RV_CC_N; i++) {
+        bool ok = (zr[i] != 0.0f || zi[i] != 0.0f) &&
+                  (e->zr_prev[i] != 0.0f || e->zi_prev[i] != 0.0f);
+        dr[i] = ok ? zr[i] - e->zr_prev[i] : 0.0f;
+        di[i] = ok ? zi[i] - e->zi_prev[i] : 0.0f;
+        e->zr_prev[i] = zr[i];
+        e->zi_prev[i] = zi[i];
+    }
+    fft64(e, dr, di);
+    float peak = 0.0f, sum = 0.0f;
+    for (int i = 0; i < RV_CC_N; i++) {
+        float p = dr[i] * dr[i] + di[i] * di[i];
+        sum += p;
+        if (p > peak)
+            peak = p;
+    }
+    return sum > 0.0f ? peak * (float)RV_CC_N / sum : 0.0f;
+}
+
 void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
 {
     int n = f->iq_len / (2 * f->n_antennas);
@@ -299,18 +405,27 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
     const int8_t *iq = f->iq;
     uint32_t t_ms = (uint32_t)(now_us / 1000u);
 
-    /* ---- 1. CFO/STO sanitisation in the complex domain ---- */
+    /* ---- 1. CFO/STO sanitisation in the complex domain, in frequency order ---- */
     float sr = 0.0f, si = 0.0f;
-    for (int k = 1; k < n; k++) {
-        float ar = iq[2 * k], ai = iq[2 * k + 1], br = iq[2 * k - 2], bi = iq[2 * k - 1];
-        sr += ar * br + ai * bi;   /* H_k conj(H_k-1) */
+    for (int p = 1; p < n; p++) {
+        if (n % 64 == 0 && (p & 63) == 0)
+            continue; /* no neighbour across two training fields */
+        int k = sc_at(p, n), j = sc_at(p - 1, n);
+        float ar = iq[2 * k], ai = iq[2 * k + 1], br = iq[2 * j], bi = iq[2 * j + 1];
+        sr += ar * br + ai * bi;   /* H_k conj(H_j), j one subcarrier below k */
         si += ai * br - ar * bi;
     }
     float slope = rv_atan2f(si, sr);
     float cs = cosf(slope), sn = sinf(slope);
-    float rr = 1.0f, ri = 0.0f;   /* exp(-j slope k), advanced incrementally */
     float cr = 0.0f, ci = 0.0f;
-    for (int k = 0; k < n; k++) {
+    float rr = 1.0f, ri = 0.0f;   /* exp(-j slope f), advanced incrementally along frequency */
+    for (int p = 0; p < n; p++) {
+        if (p == 0 || (n % 64 == 0 && (p & 63) == 0)) {
+            float f0 = (float)sc_offset(sc_at(p, n), n);
+            rr = cosf(slope * f0);
+            ri = -sinf(slope * f0);
+        }
+        int k = sc_at(p, n);
         float hr = iq[2 * k], hi = iq[2 * k + 1];
         cr += hr * rr - hi * ri;
         ci += hr * ri + hi * rr;
@@ -324,7 +439,7 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
     bool first = e->frames == 0;
     float a_v = ew_alpha(e->dt_s, VAR_TAU_S);
     float a_me = ew_alpha(e->dt_s, MOTION_TAU_S), a_fc = ew_alpha(e->dt_s, FAST_TAU_S);
-    float wsum = 0.0f, du2 = 0.0f, adu = 0.0f, asum = 0.0f;
+    float wsum = 0.0f, du2 = 0.0f, asum = 0.0f;
     rv_subc_t *S = &e->sc;
     float amp[RV_DSP_MAX_SC];
     for (int k = 0; k < n; k++) {
@@ -334,13 +449,19 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
         asum += amp[k];
     }
     float inv_mean_amp = asum > 0.0f ? (float)n / asum : 0.0f;
+    float zr[RV_CC_N] = { 0 }, zi[RV_CC_N] = { 0 }; /* first field, ascending frequency */
     for (int k = 0; k < n; k++) {
-        if (amp[k] == 0.0f)
+        if (amp[k] <= 0.0f)
             continue; /* phase of a null/guard subcarrier is noise */
         float hr = iq[2 * k], hi = iq[2 * k + 1];
         float p = amp[k] * amp[k];
-        float psi = wrap_pi(rv_atan2f(hi, hr) - offset - slope * (float)k);
+        float psi = wrap_pi(rv_atan2f(hi, hr) - offset - slope * (float)sc_offset(k, n));
         float rel = amp[k] * inv_mean_amp; /* AGC gain removed */
+        int pos = sc_pos(k, n);
+        if (pos < RV_CC_N) {
+            zr[pos] = rel * cosf(psi);
+            zi[pos] = rel * sinf(psi);
+        }
         int ca = n + k;
         if (first || !(S->flag[k] & RV_CH_SEEN)) {
             S->psi_prev[k] = psi;
@@ -352,16 +473,20 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
             continue;
         }
         float d = wrap_pi(psi - S->psi_prev[k]);
+        float da = rel - S->u[ca];
         S->psi_prev[k] = psi;
         chan_update(S, k, S->u[k] + d, d, a_v);
-        chan_update(S, ca, rel, rel - S->u[ca], a_v);
+        chan_update(S, ca, rel, da, a_v);
+        /* |d ln H|^2: phase step^2 + relative amplitude step^2 */
+        float ra = da / rel;
+        float step2 = d * d + ra * ra;
         wsum += p;
-        du2 += p * d * d;
-        adu += p * fabsf(d);
+        du2 += p * step2;
     }
+    float ccr = coherent_change(e, zr, zi);
     if (wsum > 0.0f) {
-        float me = du2 / wsum, fc = adu / wsum;
-        if (e->motion_energy == 0.0f) { /* first measurement: no ramp from zero */
+        float me = du2 / wsum, fc = ccr;
+        if (e->motion_energy <= 0.0f) { /* first measurement: no ramp from zero */
             e->motion_energy = me;
             e->fast_change = fc;
         }
@@ -370,7 +495,7 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
     }
     /* quiet-room floors: follow the signal during the warm-up, then follow any drop at once
      * and rise only slowly (so a person moving for minutes does not become the floor) */
-    if (e->frames < warmup_frames(e)) {
+    if (in_warmup(e)) {
         e->me_base = e->motion_energy;
         e->fc_base = e->fast_change;
     } else {
@@ -387,39 +512,64 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
     select_topk(e, n_ch);
     remap_pslots(e);
     int K = e->n_topk;
-    float msum = 0.0f, vsum = 0.0f;
-    for (int i = 0; i < K; i++) {
-        int c = e->topk[i];
-        msum += chan_score(S, c);
-        vsum += S->var[c];
-    }
-    float mv = K ? msum / (float)K - 1.0f : 0.0f;
+    float vsum = 0.0f;
+    for (int i = 0; i < K; i++)
+        vsum += S->var[e->topk[i]];
     float mm = e->me_base > 0.0f ? 0.25f * (e->motion_energy / e->me_base - 1.0f) : 0.0f;
-    e->pres_metric = mv > mm ? mv : mm;
+    e->pres_metric = mm; /* refined below with the breathing-band evidence */
     if (e->pres_metric < 0.0f)
         e->pres_metric = 0.0f;
     e->topk_var = K ? vsum / (float)K : 0.0f;
 
     /* ---- 4. principal component -> breathing / heart ----
-     * s = sum_c v_c x_c / sum_c |v_c| with v_c = w_c / noise_c: w_c (EW covariance of x_c with
-     * s, a streaming power iteration) is the channel's gain for the dominant motion; dividing by
-     * its noise makes the sum a maximum-ratio combination. Started from the top-1 channel. */
-    float s = 0.0f, wabs = 0.0f;
+     * The weights are learnt on breathing-band-filtered channels (a 20 Hz frame has ~16x less
+     * noise power in 0.1-0.5 Hz than in total), so a weak chest signal spread over many
+     * subcarriers wins over the noise directions of the sample covariance. w_c is the EW
+     * covariance of channel c's band signal with the combined band signal (a streaming power
+     * iteration); v_c = w_c / noise_c makes the sum a maximum-ratio combination. The same
+     * weights applied to the raw channels give s, which feeds the breathing and heart filters. */
+    float yb[RV_DSP_MAX_CH]; /* band signal of each channel (stack: the core is reentrant) */
+    float s = 0.0f, sb = 0.0f, wabs = 0.0f;
     for (int c = 0; c < n_ch; c++) {
-        if (!(S->flag[c] & RV_CH_SEEN))
+        if (!(S->flag[c] & RV_CH_SEEN)) {
+            yb[c] = 0.0f;
             continue;
+        }
+        float x = S->u[c] - S->mean[c];
+        const rv_biquad_t *q = &e->bp_sc;
+        float y = q->b0 * x + S->bz1[c];
+        S->bz1[c] = q->b1 * x - q->a1 * y + S->bz2[c];
+        S->bz2[c] = q->b2 * x - q->a2 * y;
+        yb[c] = y;
         float v = S->w[c] / (S->noise[c] + 1e-9f);
-        s += v * (S->u[c] - S->mean[c]);
+        s += v * x;
+        sb += v * y;
         wabs += fabsf(v);
     }
-    if (wabs > 1e-12f)
+    if (wabs > 1e-12f) {
         s /= wabs;
-    else if (K)
+        sb /= wabs;
+    } else if (K) {
         s = S->u[e->topk[0]] - S->mean[e->topk[0]];
+        sb = yb[e->topk[0]];
+    }
+    /* presence evidence: breathing-band power of the combination over the power its white
+     * noise would leave in that band (maximum-ratio combining adds up the SNR of every channel
+     * the person touches; a band-pass forgets a departure within seconds) */
+    if (e->frames > 1) {
+        float dpc = s - e->pc_prev;
+        e->pc_noise += ew_alpha(e->dt_s, PCN_TAU_S) * (0.5f * dpc * dpc - e->pc_noise);
+        e->pb_pow += ew_alpha(e->dt_s, PB_TAU_S) * (sb * sb - e->pb_pow);
+        float floor_pow = e->pc_noise * 2.0f * BREATH_ENBW_HZ * e->dt_s;
+        float mb = floor_pow > 0.0f ? PB_METRIC_SCALE * (e->pb_pow / floor_pow - 1.0f) : 0.0f;
+        if (mb > e->pres_metric)
+            e->pres_metric = mb;
+    }
+    e->pc_prev = s;
     float a_w = ew_alpha(e->dt_s, PCA_TAU_S);
     for (int c = 0; c < n_ch; c++)
         if (S->flag[c] & RV_CH_SEEN)
-            S->w[c] += a_w * ((S->u[c] - S->mean[c]) * s - S->w[c]);
+            S->w[c] += a_w * (yb[c] * sb - S->w[c]);
     if (e->cfg.edge_tier >= 2) {
         float b = rv_biquad_run(&e->bp_breath[1], rv_biquad_run(&e->bp_breath[0], s));
         float h = s;
@@ -437,13 +587,7 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
         /* per-top-K-channel breathing period, for the persons estimate */
         for (int i = 0; i < e->n_pslot; i++) {
             rv_pslot_t *P = &e->pslot[i];
-            float x = S->u[P->ch] - S->mean[P->ch];
-            rv_biquad_t q = e->bp_sc;
-            q.z1 = P->z1;
-            q.z2 = P->z2;
-            float y = rv_biquad_run(&q, x);
-            P->z1 = q.z1;
-            P->z2 = q.z2;
+            float y = yb[P->ch];
             P->rms2 += a_me * 0.2f * (y * y - P->rms2);
             float hy2 = 0.09f * P->rms2;
             if (y < 0.0f && y * y > hy2) {
@@ -465,14 +609,19 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
     update_fall(e, now_us);
 }
 
+static float motion_ratio(const rv_edge_t *e)
+{
+    return e->me_base > 0.0f ? e->motion_energy / e->me_base : 0.0f;
+}
+
 bool rv_dsp_motion(const rv_edge_t *e)
 {
-    return e->fall_metric > MOTION_RATIO;
+    return !in_warmup(e) && motion_ratio(e) > MOTION_RATIO;
 }
 
 float rv_dsp_motion_level(const rv_edge_t *e)
 {
-    float m = (e->fall_metric - 1.0f) / 10.0f;
+    float m = (motion_ratio(e) - 1.0f) / 20.0f;
     if (!(m > 0.0f))
         return 0.0f;
     return m > 1.0f ? 1.0f : m;
@@ -480,7 +629,7 @@ float rv_dsp_motion_level(const rv_edge_t *e)
 
 float rv_dsp_presence_score(const rv_edge_t *e)
 {
-    if (e->frames <= warmup_frames(e))
+    if (in_warmup(e))
         return 0.0f; /* not measured yet */
     float s = e->pres_metric / (2.0f * e->pres_thr);
     if (!(s > 0.0f))

@@ -24,9 +24,9 @@ void rv_dsp_vitals_update(rv_edge_t *e, uint64_t now_us);
 /* presence_score in [0, 1]: metric / (2 x threshold), 0.5 = at the threshold. */
 float rv_dsp_presence_score(const rv_edge_t *e);
 
-/* Gross motion (vitals flag bit 2): phase speed > 3x its quiet floor. */
+/* Gross motion (vitals flag bit 2): motion energy > 3x its quiet floor. */
 bool rv_dsp_motion(const rv_edge_t *e);
-/* Motion level in [0, 1] for the feature packets: (speed ratio - 1) / 10, clipped. */
+/* Motion level in [0, 1] for the feature packets: (energy ratio - 1) / 20, clipped. */
 float rv_dsp_motion_level(const rv_edge_t *e);
 
 /* Zero-crossing rate of a sampled signal with hysteresis; times in ms (relative, float).

@@ -8,7 +8,7 @@
 float rv_atan2f(float y, float x)
 {
     float ax = fabsf(x), ay = fabsf(y);
-    if (ax == 0.0f && ay == 0.0f)
+    if (ax <= 0.0f && ay <= 0.0f)
         return 0.0f;
     float z = ax > ay ? ay / ax : ax / ay;
     float z2 = z * z;
@@ -110,7 +110,7 @@ float rv_crossing_rate(const float *y, const uint32_t *t_ms, int n, int start, i
         float tc = (float)(uint32_t)(t_ms[j] - t0);
         if ((yp < 0.0f) != (yc < 0.0f)) {
             float d = yc - yp;
-            cand_t = d != 0.0f ? tp + (tc - tp) * (-yp / d) : tc;
+            cand_t = fabsf(d) > 0.0f ? tp + (tc - tp) * (-yp / d) : tc;
             cand_dir = yc >= 0.0f ? 1 : -1;
         }
         if (yc > h && pol != 1) {

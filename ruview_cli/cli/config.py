@@ -1,0 +1,108 @@
+"""`ruview config show`: what configuration a node (or an NVS image file) holds."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from ruview_cli.cli.common import console, emit_json, report_errors
+from ruview_cli.config import schema
+from ruview_cli.errors import UsageError
+
+ORDER = 32
+
+_SHOW_HELP = """Read and decode a node's configuration (NVS) over USB.
+
+Each key shows its value and where it comes from: `node` (stored on the node) or `default` (not stored: the firmware's compiled default applies). Values the firmware would ignore (wrong NVS type, out of range) are listed with the reason; entries this tool does not know are listed by name. Secrets are masked unless --show-secrets.
+
+With --json: {"port", "mac", "chip", "revision", "keys": [{key, ns, value, source: "node"|"default", secret}], "ignored": {key: reason}, "unknown": ["ns.key"], "problems": [...]}.
+
+[b]Examples[/b]
+
+  ruview config show --port /dev/ttyACM0
+
+  ruview config show --file nvs.bin --json
+"""
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="Read a node's configuration.", no_args_is_help=True)
+    group.command("show", help=_SHOW_HELP)(show)
+    app.add_typer(group, name="config")
+
+
+@report_errors
+def show(
+    port: Optional[str] = typer.Option(None, "--port", "-p", metavar="PORT",
+                                       help="Serial port, socket://HOST:PORT or pty. Default: auto-detect."),
+    file: Optional[str] = typer.Option(None, "--file", metavar="IMAGE",
+                                       help="Decode an NVS partition image file instead of a board."),
+    baud: Optional[int] = typer.Option(None, "--baud", metavar="N", min=9600,
+                                       help="Serial speed after connecting \\[default: 460800]."),
+    no_stub: bool = typer.Option(False, "--no-stub", help="Talk to the ROM loader only."),
+    show_secrets: bool = typer.Option(False, "--show-secrets", help="Show passwords and keys."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    from ruview_cli.config.nvs import NvsReadStats, read_nvs
+
+    info = None
+    if file is not None:
+        if port is not None:
+            raise UsageError("give --port or --file, not both", None)
+        try:
+            with open(file, "rb") as fh:
+                image = fh.read()
+        except OSError as exc:
+            raise UsageError(f"cannot read {file}: {exc.strerror}", "check the path") from None
+        stats = NvsReadStats()
+        decoded = schema.from_nvs(read_nvs(image, stats))
+    else:
+        from ruview_cli.provision import read_config
+
+        if port is None:
+            from ruview_cli.device.ports import choose_port
+
+            port = choose_port(interactive=not as_json)
+        info, decoded, stats = read_config(port, baud=baud, stub=not no_stub)
+
+    rows = []
+    for k in schema.KEYS:
+        stored = k.key in decoded.stored
+        value = decoded.stored.get(k.key, k.default)
+        rows.append((k, value, "node" if stored else "default"))
+    unknown = [f"{ns}.{key}" for ns, keys in decoded.extra.items() for key in keys]
+
+    if as_json:
+        emit_json({
+            "port": port, "mac": info.mac if info else None, "chip": info.chip if info else None,
+            "revision": info.revision if info else None,
+            "keys": [{"key": k.key, "ns": k.ns,
+                      "value": ("<set>" if k.secret and not show_secrets and v is not None else k.human(v)),
+                      "source": src, "secret": k.secret} for k, v, src in rows],
+            "ignored": decoded.ignored, "unknown": unknown, "problems": stats.problems,
+        })
+        return
+
+    from rich.table import Table
+
+    out = console()
+    if info:
+        out.print(f"[bold]{port}[/]: {info.chip} {info.revision}, MAC {info.mac}")
+    table = Table("key", "value", "source", box=None, padding=(0, 2))
+    for k, v, src in rows:
+        if v is None and src == "default":
+            table.add_row(f"[dim]{k.key}[/]", "[dim]-[/]", "[dim]unset[/]")
+            continue
+        style = "" if src == "node" else "dim"
+        cell = k.show(v, show_secrets)
+        table.add_row(f"[{style}]{k.key}[/]" if style else k.key,
+                      f"[{style}]{cell}[/]" if style else cell,
+                      "node" if src == "node" else "[dim]default[/]")
+    out.print(table)
+    for key, why in decoded.ignored.items():
+        out.print(f"[yellow]ignored by the firmware:[/] {key}: {why}", soft_wrap=True)
+    if unknown:
+        out.print(f"other entries (kept by provision): {', '.join(unknown)}", soft_wrap=True)
+    for p in stats.problems:
+        out.print(f"[yellow]unreadable:[/] {p}", soft_wrap=True)

@@ -1,0 +1,226 @@
+"""`ruview demo`: the whole job on an emulated fleet, through the same code the real commands use.
+
+Three emulated nodes start on loopback addresses; the demo discovers them (mDNS), provisions one
+over its serial endpoint (esptool's ROM protocol), updates one over the air (a real app image,
+verified after the reboot) and tails their vitals live, then prints a summary. Nothing outside a
+private temporary directory is written: the demo's inventory and secrets live there.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+DEMO_NODES = 3
+TAIL_SECONDS = 15.0
+
+
+@dataclass
+class StepResult:
+    name: str
+    ok: bool
+    detail: str
+    data: dict = field(default_factory=dict)
+
+
+@dataclass
+class DemoReport:
+    steps: list[StepResult] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(s.ok for s in self.steps)
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_first_host(count: int, start: int = 2, port: int = 8032) -> int:
+    """The first 127.0.0.N such that N..N+count-1 all have port 8032 free (a `ruview sim` may
+    already be running on the low addresses)."""
+    n = start
+    while n + count < 255:
+        if all(_tcp_free(f"127.0.0.{n + i}", port) for i in range(count)):
+            return n
+        n += count
+    from ruview_cli.errors import RuviewError
+
+    raise RuviewError("no free loopback addresses with port 8032 for the demo nodes",
+                      "stop other `ruview sim` runs and try again")
+
+
+def _tcp_free(ip: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((ip, port))
+        except OSError:
+            return False
+    return True
+
+
+class Demo:
+    """Runs the demo's steps in order; each step reports through `on_step`."""
+
+    def __init__(self, tail_seconds: float = TAIL_SECONDS, on_step: Callable[[StepResult], None] | None = None,
+                 on_tail_tick: Callable[[Any, float], None] | None = None,
+                 interface: str = "127.0.0.1"):
+        self.tail_seconds = tail_seconds
+        self.on_step = on_step or (lambda r: None)
+        self.on_tail_tick = on_tail_tick
+        self.interface = interface
+        self.report = DemoReport()
+        self.fleet = None
+        self.nodes: list[dict] = []
+        self.rx_port = free_udp_port()
+        self._tmp = tempfile.TemporaryDirectory(prefix="ruview-demo-")
+        self.psk = secrets.token_hex(32)
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _step(self, name: str, func: Callable[[], StepResult]) -> StepResult:
+        from ruview_cli.errors import RuviewError
+
+        try:
+            result = func()
+        except RuviewError as exc:
+            result = StepResult(name, False, str(exc))
+        except Exception as exc:  # the demo reports every failure and carries on
+            result = StepResult(name, False, f"{type(exc).__name__}: {exc}")
+        self.report.steps.append(result)
+        self.on_step(result)
+        return result
+
+    def run(self) -> DemoReport:
+        env_before = {k: os.environ.get(k) for k in ("RUVIEW_INVENTORY",)}
+        os.environ["RUVIEW_INVENTORY"] = os.path.join(self._tmp.name, "ruview.toml")
+        sock = None
+        try:
+            from ruview_cli.telemetry.receiver import open_socket
+
+            sock = open_socket("127.0.0.1", self.rx_port)  # before the nodes start sending
+            if not self._step("start", self.start_fleet).ok:
+                return self.report
+            self._step("discover", self.discover)
+            self._step("provision", self.provision)
+            self._step("ota", self.ota)
+            self._step("tail", lambda: self.tail(sock))
+            return self.report
+        finally:
+            if sock is not None:
+                sock.close()
+            if self.fleet is not None:
+                self.fleet.stop()
+            for k, v in env_before.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+            self._tmp.cleanup()
+
+    # -- the steps --------------------------------------------------------------------------
+    def start_fleet(self) -> StepResult:
+        from ruview_cli.sim.fleet import FleetOptions, SimFleet
+
+        first = free_first_host(DEMO_NODES)
+        options = FleetOptions(nodes=DEMO_NODES, target=("127.0.0.1", self.rx_port), psk=self.psk,
+                               mdns_interface=self.interface, first_host=first,
+                               scenario="breathing", selftest_delay_s=1.0)
+        self.fleet = SimFleet(options)
+        t0 = time.monotonic()
+        self.nodes = self.fleet.start()
+        took = time.monotonic() - t0
+        # The demo's own secrets file holds the fleet's OTA key, as `ruview provision` leaves it.
+        from ruview_cli.inventory import Secrets
+
+        store = Secrets.load()
+        store.set_ota_psk(None, self.psk)
+        store.save()
+        return StepResult("start", True,
+                          f"{len(self.nodes)} emulated nodes up in {took:.1f} s on "
+                          f"{self.nodes[0]['ip']}..{self.nodes[-1]['ip']}",
+                          {"nodes": self.nodes})
+
+    def discover(self) -> StepResult:
+        from ruview_cli.discovery import discover
+
+        t0 = time.monotonic()
+        found = discover(timeout=2.0, interface=self.interface)
+        took = time.monotonic() - t0
+        ours = {n["mac"] for n in self.nodes}
+        seen = [d for d in found if d.mac in ours]
+        ok = len(seen) == len(ours)
+        return StepResult("discover", ok,
+                          f"found {len(seen)} of {len(ours)} nodes via mDNS in {took:.1f} s",
+                          {"nodes": [d.to_json() for d in seen]})
+
+    def provision(self) -> StepResult:
+        from ruview_cli.provision import provision_port
+
+        node = self.nodes[0]
+        sim_node = self.fleet.nodes[0]
+        result = provision_port(node["serial_url"], {"vital_int": 500, "zone_name": "demo-lab"},
+                                yes=True, reset_node=True)
+        up = sim_node.wait_for(lambda n: n.state == "running" and n.config.vital_int == 500, 15.0)
+        changed = ", ".join(f"{d['key']}" for d in _diff_rows(result.diff)) or "nothing"
+        return StepResult("provision", bool(up),
+                          f"node {node['node_id']} over {node['serial_url']}: changed {changed}; "
+                          f"rebooted with vital_int={sim_node.config.vital_int} ms",
+                          {"mac": result.mac, "chip": result.chip})
+
+    def ota(self) -> StepResult:
+        import hashlib
+
+        from ruview_cli.ota.image import inspect_image
+        from ruview_cli.ota.rollout import NodeTarget, UpdateOptions, update_node
+        from ruview_cli.sim.appimage import build_app_image
+
+        node = self.nodes[1]
+        image = build_app_image("0.7.1")
+        info = inspect_image(image)  # the same check `ruview ota` makes before sending a byte
+        target = NodeTarget(key=f"{node['ip']}:{node['http_port']}", host=node["ip"],
+                            port=node["http_port"], mac=node["mac"])
+        result = update_node(target, image, info, hashlib.sha256(image).hexdigest(),
+                             UpdateOptions(timeout=30.0, psk_for=lambda t, status: self.psk))
+        ok = result.outcome == "updated"
+        detail = (f"node {node['node_id']} at {node['ip']}: {result.version_before} → "
+                  f"{result.version_after or '?'} {result.outcome}")
+        if result.message and not ok:
+            detail += f" ({result.message})"
+        elif ok:
+            detail += f", verified after the reboot ({result.bytes_sent // 1024} KB in {result.seconds:.1f} s)"
+        return StepResult("ota", ok, detail, result.to_json())
+
+    def tail(self, sock) -> StepResult:
+        from ruview_cli.telemetry.session import TailSession
+
+        session = TailSession(on_tick=(lambda t: self.on_tail_tick(session, t)) if self.on_tail_tick else None)
+        session.run_live(sock, duration=self.tail_seconds)
+        summary = session.summary("duration")
+        self.report.summary = summary
+        nodes = summary.get("nodes", [])
+        with_vitals = [n for n in nodes if (n.get("packets") or {}).get("vitals")]
+        ok = len(with_vitals) == DEMO_NODES
+        return StepResult("tail", ok,
+                          f"{len(nodes)} nodes streamed for {self.tail_seconds:.0f} s; "
+                          f"{len(with_vitals)} sent vitals", {"summary": summary})
+
+
+def _diff_rows(diff: Any) -> list[dict]:
+    if not diff:
+        return []
+    rows = []
+    for d in diff:
+        if isinstance(d, dict):
+            rows.append(d)
+        else:
+            rows.append({"key": getattr(d, "key", str(d))})
+    return rows
