@@ -11,10 +11,13 @@ prints one table with the goals and a ratio per goal (ratio <= 1 meets the goal)
   presence latency     worst delay from a person entering to the presence flag   goal <= 2 s
   false presence       vitals packets flagging presence in an empty room, after
                        the adaptive calibration (fraction of intervals)          goal <= 1 %
-  fall recall          seeded falls (half from walking, half from standing)
-                       flagged within 3 s + one vitals interval                  goal >= 95 %
+  fall recall          seeded falls after the warm-up (half after 8 s of walking,
+                       half from standing) flagged within 3 s + one vitals
+                       interval                                                  goal >= 95 %
   false alarms / h     fall events in an hour of alternating breathing/walking   goal 0
-  n_persons accuracy   vitals packets whose n_persons equals the truth (0/1/2)   (reported)
+  n_persons accuracy   vitals packets whose n_persons equals the truth (0/1/2), in
+                       still periods after warm-up, people arriving after the
+                       calibration (and the walking scenario)                    (reported)
 
 Also measures the scenario generator's own speed (how many 28.5 Hz nodes it can feed in real
 time). Simulated time runs as fast as possible; the whole run takes ~1-3 minutes.
@@ -105,6 +108,8 @@ class _PersonsTally:
         self.warmup_s = 60.0
 
     def add(self, scenario, vitals):
+        if scenario.name != "walking" and scenario.truth(0.0).persons:
+            return  # someone still in the room through the calibration: it learns them as empty
         for t, v in vitals:
             if t < self.warmup_s:
                 continue
@@ -250,7 +255,9 @@ def falls(rate: float, n: int, cfg: dict) -> dict:
     window = 3.0 + vital_int_s
     hits = other = 0
     for i in range(n):
-        sc = make_scenario("fall", seed=400 + i, rate_hz=rate, t=20.0 + (i % 7), before=("walk", "stand")[i % 2])
+        # after the pipeline's warm-up (one vital_win of frames), like a node that has run a while
+        t_fall = _CFG.get("vital_win", _edge.cfg_defaults()["vital_win"]) / rate + 15.0 + (i % 7)
+        sc = make_scenario("fall", seed=400 + i, rate_hz=rate, t=t_fall, before=("walk", "stand")[i % 2])
         tf = sc.fall_times(1e9)[0]
         r = run(sc, tf + window + 5.0, **cfg)
         ev = _fall_events(r.vitals)
@@ -271,7 +278,10 @@ def false_alarms(rate: float, hours: float, cfg: dict) -> dict:
 def persons(rate: float, seeds: int, cfg: dict) -> dict:
     """n_persons accuracy over all runs of this rate (tallied in run()), plus two-people runs."""
     for seed in range(seeds):
-        run(make_scenario("two-people", seed=600 + seed, rate_hz=rate), 180.0, **cfg)
+        # people arrive after the adaptive presence calibration, which assumes an empty room
+        enter = calib_s(rate)
+        run(make_scenario("breathing", seed=620 + seed, rate_hz=rate, enter_s=enter), enter + 60.0, **cfg)
+        run(make_scenario("two-people", seed=600 + seed, rate_hz=rate, enter_s=enter), enter + 80.0, **cfg)
         run(make_scenario("walking", seed=650 + seed, rate_hz=rate), 120.0, **cfg)
     t = _PERSONS
     return {

@@ -205,6 +205,18 @@ class Demo:
         session = TailSession(on_tick=(lambda t: self.on_tail_tick(session, t)) if self.on_tail_tick else None)
         session.run_live(sock, duration=self.tail_seconds)
         summary = session.summary("duration")
+        now = time.time()
+        versions = {n.ip: n.version for n in self.fleet.nodes}
+        summary["vitals"] = [
+            {"node_id": ns.node_id, "address": ns.ip, "version": versions.get(ns.ip),
+             "breathing_bpm": getattr(ns.vitals, "breathing_bpm", None),
+             "heart_bpm": getattr(ns.vitals, "heart_bpm", None),
+             "presence": getattr(ns.vitals, "presence", None),
+             "n_persons": getattr(ns.vitals, "n_persons", None),
+             "frame_rate_hz": round(ns.frame_rate(now), 1),
+             "loss_pct": ns.seq.loss_pct}
+            for ns in session.state.sorted_nodes()
+        ]
         self.report.summary = summary
         nodes = summary.get("nodes", [])
         with_vitals = [n for n in nodes if (n.get("packets") or {}).get("vitals")]

@@ -420,3 +420,29 @@ def test_compressed_frames_are_decoded_and_not_counted_as_loss(run_tail):
     node = summary["nodes"][0]
     assert node["compressed_decoded"] == 3 and node["compressed_undecodable"] == 0
     assert node["raw_frames_lost"] == 0
+
+
+@pytest.mark.skipif(shutil.which("text2pcap") is None, reason="text2pcap is not installed (apt-get install tshark)")
+def test_replay_of_an_ordinary_capture_keeps_only_the_chosen_port(run_tail, tmp_path):
+    """A capture from Wireshark's own tools (Ethernet, pcapng) with other UDP traffic in it."""
+    vitals = sample_packets()[2].encode()
+    dump = tmp_path / "cap.txt"
+    lines = []
+    for i, payload in enumerate([vitals, b"\x12\x34\x01\x00\x00\x01" + bytes(20), vitals]):
+        lines.append(f"{i}.000000")  # a time stamp per packet (text2pcap -t)
+        lines += [f"{off:06x} " + " ".join(f"{b:02x}" for b in payload[off:off + 16])
+                  for off in range(0, len(payload), 16)]
+        lines.append("")
+    dump.write_text("\n".join(lines) + "\n")
+    # text2pcap puts one header on all packets, so build two files and merge them
+    cap_a, cap_b, cap = tmp_path / "a.pcapng", tmp_path / "b.pcapng", tmp_path / "all.pcapng"
+    for out, dport in ((cap_a, 5005), (cap_b, 53)):
+        subprocess.run(["text2pcap", "-q", "-t", "%s.", "-e", "0x800", "-4", "10.0.0.7,10.0.0.1",
+                        "-u", f"4000,{dport}", str(dump), str(out)], check=True, timeout=TIMEOUT)
+    subprocess.run(["mergecap", "-w", str(cap), str(cap_a), str(cap_b)], check=True, timeout=TIMEOUT)
+    tail = run_tail("--replay", str(cap), "--port", "5005", "--speed", "0", "--json")
+    rc, lines_out, summary = tail.finish()
+    assert rc == 0, "".join(tail.err_lines)
+    assert [ln["kind"] for ln in lines_out] == ["vitals", "unknown", "vitals"]
+    assert {ln["source"] for ln in lines_out} == {"10.0.0.7:4000"}
+    assert summary["replay"]["udp"] == 6  # three to port 5005, three to port 53 (skipped)

@@ -276,6 +276,27 @@ static void test_cadence_follows_frame_time(void **state)
     }
 }
 
+static void test_tier1_vitals_have_no_bpm(void **state)
+{
+    (void)state;
+    start(1);
+    int vitals = 0;
+    for (uint32_t i = 0; i < 400; i++) {
+        run(1000000 + 50000u * i, 128, (int)(i % 5), NULL);
+        const uint8_t *v = find(RV_MAGIC_VITALS);
+        if (!v)
+            continue;
+        vitals++;
+        assert_int_equal(rd_u16(v + 6), 0);   /* breathing: tier 2 only */
+        assert_int_equal(rd_u32(v + 8), 0);   /* heart: tier 2 only */
+        assert_true(v[13] <= 1);              /* persons: presence only */
+        assert_int_equal(v[5] & RV_VFLAG_FALL, 0);
+        float ps = rd_f32(v + 20);
+        assert_true(ps >= 0.0f && ps <= 1.0f);
+    }
+    assert_int_equal(vitals, 19); /* every 1000 ms of frame time over 19.95 s */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -286,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_tier0_passthrough),
         cmocka_unit_test(test_invalid_frames_rejected),
         cmocka_unit_test(test_cadence_follows_frame_time),
+        cmocka_unit_test(test_tier1_vitals_have_no_bpm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,12 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+@app.callback()
+def _root() -> None:
+    """Provision, discover, update and watch fleets of ESP32-S3 WiFi-sensing (CSI) nodes."""
+    # An explicit callback keeps `ruview COMMAND` a group even if only one command registers.
+
+
 # Every module in this package except these defines `register(app)` and an integer `ORDER`
 # (the position of its commands in --help, in the order an operator meets them).
 _NOT_COMMANDS = {"app", "common"}

@@ -75,11 +75,28 @@ def demo(
     if json_out:
         emit_json({"summary": report.summary, "ok": report.ok})
     else:
-        from ruview_cli.telemetry.table import summary_table
-
-        if report.summary:
-            out.print(summary_table(report.summary))
+        if report.summary.get("vitals"):
+            out.print(_vitals_table(report.summary["vitals"]))
         verdict = "[green]all steps passed[/]" if report.ok else "[red]some steps failed[/] (see above)"
         out.print(f"\nruview demo: {verdict}")
     if not report.ok:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _vitals_table(rows: list[dict]):
+    from rich.table import Table
+
+    def num(v, fmt):
+        return "-" if v in (None, 0, 0.0) else format(v, fmt)
+
+    table = Table(title="what the nodes measured (last vitals packet; rates in BPM)")
+    for col in ("node", "address", "fw", "breath", "heart", "present", "people", "CSI/s", "loss"):
+        table.add_column(col, justify="right" if col not in ("address", "fw") else "left",
+                         no_wrap=True)
+    for r in rows:
+        table.add_row(str(r["node_id"]), r["address"], r["version"] or "?",
+                      num(r["breathing_bpm"], ".1f"), num(r["heart_bpm"], ".0f"),
+                      "yes" if r["presence"] else "no", str(r["n_persons"] or 0),
+                      f"{r['frame_rate_hz']:.1f}",
+                      "-" if r["loss_pct"] is None else f"{r['loss_pct']:.1f}%")
+    return table

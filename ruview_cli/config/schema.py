@@ -28,6 +28,12 @@ KIND_IPV4 = "ipv4"        # dotted IPv4 text
 KIND_CHANNELS = "channels"  # "1,6,11" → blob of u8 channel numbers
 KIND_MAC = "mac"          # "aa:bb:cc:dd:ee:ff" → 6-byte blob
 KIND_HEX = "hex"          # hex text → blob
+KIND_CHANNEL = "channel"  # one WiFi channel: 0 (follow the AP), 1..14 or 36..177
+
+
+def wifi_channel_ok(value: int) -> bool:
+    """The firmware's rule for a fixed channel (rv_nvs_int_valid): 0, 2.4 GHz or 5 GHz."""
+    return value == 0 or 1 <= value <= 14 or 36 <= value <= 177
 
 PANEL_MAIN = "Node configuration"
 PANEL_MORE = "More NVS keys"
@@ -73,7 +79,7 @@ class Key:
         def bad(why: str) -> UsageError:
             return UsageError(f"{where}: {shown} {why}", f"allowed: {self.describe_range()}")
 
-        if self.kind in (KIND_INT, KIND_BOOL, KIND_MILLI):
+        if self.kind in (KIND_INT, KIND_BOOL, KIND_MILLI, KIND_CHANNEL):
             if self.kind == KIND_BOOL and isinstance(value, str):
                 low = value.strip().lower()
                 if low in ("yes", "true", "on"):
@@ -109,6 +115,8 @@ class Key:
                 stored = value
             if not self.min <= stored <= self.max:
                 raise bad("is out of range")
+            if self.kind == KIND_CHANNEL and not wifi_channel_ok(stored):
+                raise bad("is not a WiFi channel")
             return stored
 
         if self.kind in (KIND_STR, KIND_IPV4):
@@ -192,6 +200,8 @@ class Key:
             return f"{lo}{max(self.min, 1 if self.auto_zero else self.min) / 1000:g}..{self.max / 1000:g}"
         if self.kind == KIND_BOOL:
             return "0 or 1 (yes/no)"
+        if self.kind == KIND_CHANNEL:
+            return "0 (follow the AP), 1..14 or 36..177"
         if self.kind == KIND_IPV4:
             return "a dotted IPv4 address, e.g. 192.168.1.20"
         if self.kind == KIND_CHANNELS:
@@ -207,7 +217,8 @@ class Key:
     def valid_stored(self, stored: Any) -> bool:
         """Would the firmware accept this stored value (type and range)?"""
         if self.is_int:
-            return isinstance(stored, int) and not isinstance(stored, bool) and self.min <= stored <= self.max
+            ok = isinstance(stored, int) and not isinstance(stored, bool) and self.min <= stored <= self.max
+            return ok and (self.kind != KIND_CHANNEL or wifi_channel_ok(stored))
         if self.type == "str":
             if not isinstance(stored, str) or not self.min <= len(stored.encode()) <= self.max:
                 return False
@@ -261,7 +272,7 @@ KEYS: tuple[Key, ...] = (
     _k(C, "dwell_ms", "u32", 50, 10, U32_MAX, KIND_INT, "ms", "dwell time per hop channel"),
     # power and radio
     _k(C, "power_duty", "u8", 100, 10, 100, KIND_INT, "%", "radio power duty cycle (10..100 %)"),
-    _k(C, "csi_channel", "u8", 0, 0, 177, KIND_INT, "", "fixed CSI channel (0 = follow the AP)"),
+    _k(C, "csi_channel", "u8", 0, 0, 177, KIND_CHANNEL, "", "fixed CSI channel (0 = follow the AP)"),
     _k(C, "filter_mac", "blob", None, 6, 6, KIND_MAC, "", "only use CSI from this transmitter MAC"),
     # WASM modules
     _k(C, "wasm_max", "u8", 4, 1, 8, KIND_INT, "", "maximum loaded WASM modules"),

@@ -317,29 +317,33 @@ def plan_mixed(p: Person, t: float, pos) -> list[_Segment]:
     return [still, walk]
 
 
-def make_plan_fall(fall_at: float, before: str) -> Callable:
-    """Walk (or stand) until fall_at, fall (free fall of the torso to the floor), lie still."""
+def make_plan_fall(fall_at: float, before: str, walk_s: float = 8.0) -> Callable:
+    """Stand still, walk for the last walk_s seconds (before="walk") or keep standing
+    (before="stand") until fall_at, fall (free fall of the torso to the floor), lie still."""
 
     def plan(p: Person, t: float, pos) -> list[_Segment]:
         if t > 0.0:  # after the first plan: lying on the floor for good
             return [_Segment(t, t + 3600.0, LYING, [pos])]
         rng = p.rng
         if before == "walk":
+            t_walk = max(0.0, fall_at - walk_s)
             pts = _waypoints(rng, p.spot, 1)
-            seg = p.walk(0.0, pts)
+            seg = p.walk(t_walk, pts)
             while seg.t1 < fall_at:
                 pts.append((rng.uniform(0.5, ROOM_W - 0.5), rng.uniform(0.5, ROOM_D - 0.5), 1.1))
-                seg = p.walk(0.0, pts)
+                seg = p.walk(t_walk, pts)
             # cut the walk at fall_at
             i = bisect.bisect_right(seg.times, fall_at) - 1
             a, b = seg.points[i], seg.points[i + 1]
             u = (fall_at - seg.times[i]) / max(1e-9, seg.times[i + 1] - seg.times[i])
             here = (a[0] + (b[0] - a[0]) * u, a[1] + (b[1] - a[1]) * u, 1.1)
-            pre = p.walk(0.0, seg.points[: i + 1] + [here])
+            pre = [p.walk(t_walk, seg.points[: i + 1] + [here])]
+            if t_walk > 0.0:
+                pre.insert(0, _Segment(0.0, t_walk, STILL, [p.spot]))
             heading = math.atan2(b[1] - a[1], b[0] - a[0])
         else:
             here = p.spot
-            pre = _Segment(0.0, fall_at, STILL, [here])
+            pre = [_Segment(0.0, fall_at, STILL, [here])]
             heading = rng.uniform(0, _TWO_PI)
         reach = rng.uniform(0.5, 0.9)
         end = (
@@ -349,7 +353,20 @@ def make_plan_fall(fall_at: float, before: str) -> Callable:
         )
         dur = math.sqrt(2.0 * (FALL_Z0 - FALL_ZF) / GRAVITY)
         fall = _Segment(fall_at, fall_at + dur, FALL, [here, end])
-        return [pre, fall]
+        return pre + [fall]
+
+    return plan
+
+
+def make_plan_arrive(enter_s: float) -> Callable:
+    """Away until enter_s, walk in through the door to the person's spot, stay there still
+    (enter_s <= 0: in the room, still, from the start)."""
+
+    def plan(p: Person, t: float, pos) -> list[_Segment]:
+        if t > 0.0 or enter_s <= 0.0:
+            return [_Segment(t, t + 3600.0, STILL, [p.spot])]
+        enter = p.walk(enter_s, [DOOR, (DOOR[0], ROOM_D - 0.5, 1.1), p.spot], fade_in=True)
+        return [_Segment(0.0, enter_s, AWAY, [DOOR]), enter, _Segment(enter.t1, enter.t1 + 3600.0, STILL, [p.spot])]
 
     return plan
 
@@ -578,8 +595,8 @@ def _empty(rng, **_):
     return []
 
 
-def _breathing(rng, rate_bpm: float = 15.0, heart_bpm: float = 72.0, **_):
-    return [Person(rng, rate_bpm, heart_bpm, plan_still)]
+def _breathing(rng, rate_bpm: float = 15.0, heart_bpm: float = 72.0, enter_s: float = 0.0, **_):
+    return [Person(rng, rate_bpm, heart_bpm, make_plan_arrive(float(enter_s)))]
 
 
 def _walking(rng, rate_bpm: float = 15.0, heart_bpm: float = 80.0, **_):
@@ -590,19 +607,22 @@ def _mixed(rng, rate_bpm: float = 15.0, heart_bpm: float = 75.0, **_):
     return [Person(rng, rate_bpm, heart_bpm, plan_mixed)]
 
 
-def _fall(rng, t: float = 20.0, before: str = "walk", rate_bpm: float = 16.0, heart_bpm: float = 85.0, **_):
+def _fall(rng, t: float = 30.0, before: str = "walk", walk_s: float = 8.0, rate_bpm: float = 16.0,
+          heart_bpm: float = 85.0, **_):
     if before not in ("walk", "stand"):
         raise ValueError(f"before={before!r}: use 'walk' or 'stand'")
-    return [Person(rng, rate_bpm, heart_bpm, make_plan_fall(float(t), before))]
+    return [Person(rng, rate_bpm, heart_bpm, make_plan_fall(float(t), before, float(walk_s)))]
 
 
 def _two_people(rng, rate_bpm: float = 12.0, rate2_bpm: float = 20.0, heart_bpm: float = 65.0,
-                heart2_bpm: float = 85.0, **_):
+                heart2_bpm: float = 85.0, enter_s: float = 0.0, **_):
     a = random_spot(rng)
     b = random_spot(rng)
     while _dist(a, b) < 1.5:
         b = random_spot(rng)
-    return [Person(rng, rate_bpm, heart_bpm, plan_still, a), Person(rng, rate2_bpm, heart2_bpm, plan_still, b)]
+    second = float(enter_s) + 4.0 if enter_s > 0 else 0.0  # one after the other through the door
+    return [Person(rng, rate_bpm, heart_bpm, make_plan_arrive(float(enter_s)), a),
+            Person(rng, rate2_bpm, heart2_bpm, make_plan_arrive(second), b)]
 
 
 def _enter_leave(rng, enter_s: float = 10.0, stay_s: float = 40.0, away_s: float = 20.0,
@@ -613,13 +633,15 @@ def _enter_leave(rng, enter_s: float = 10.0, stay_s: float = 40.0, away_s: float
 # name -> (factory, parameter names and defaults, one-line help)
 SCENARIOS: dict[str, tuple[Callable, dict, str]] = {
     "empty": (_empty, {}, "an empty room"),
-    "breathing": (_breathing, {"rate_bpm": 15.0, "heart_bpm": 72.0}, "one person standing still, breathing"),
+    "breathing": (_breathing, {"rate_bpm": 15.0, "heart_bpm": 72.0, "enter_s": 0.0},
+                  "one person standing still, breathing (walks in at enter_s if > 0)"),
     "walking": (_walking, {"rate_bpm": 15.0, "heart_bpm": 80.0}, "one person walking around"),
     "mixed": (_mixed, {"rate_bpm": 15.0, "heart_bpm": 75.0}, "one person alternately standing and walking"),
-    "fall": (_fall, {"t": 20.0, "before": "walk", "rate_bpm": 16.0, "heart_bpm": 85.0},
-             "a person walks (or stands), falls at time t, then lies still"),
-    "two-people": (_two_people, {"rate_bpm": 12.0, "rate2_bpm": 20.0, "heart_bpm": 65.0, "heart2_bpm": 85.0},
-                   "two people still, breathing at different rates"),
+    "fall": (_fall, {"t": 30.0, "before": "walk", "walk_s": 8.0, "rate_bpm": 16.0, "heart_bpm": 85.0},
+             "a person stands, walks for walk_s (or keeps standing), falls at time t, lies still"),
+    "two-people": (_two_people, {"rate_bpm": 12.0, "rate2_bpm": 20.0, "heart_bpm": 65.0, "heart2_bpm": 85.0,
+                                 "enter_s": 0.0},
+                   "two people still, breathing at different rates (walk in at enter_s if > 0)"),
     "enter-leave": (_enter_leave, {"enter_s": 10.0, "stay_s": 40.0, "away_s": 20.0, "rate_bpm": 14.0,
                                    "heart_bpm": 70.0},
                     "empty, then a person walks in, stays, walks out, repeatedly"),

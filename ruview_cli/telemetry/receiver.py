@@ -4,7 +4,7 @@ Nodes send small datagrams at up to 50 Hz each; a fleet of thousands means tens 
 datagrams a second in one Python process. So the loop does the least it can per datagram
 (non-blocking recvfrom, one clock read, one call into the consumer) and tells the consumer when
 the socket has run dry, which is when buffered output should be flushed: under load lines go out
-in batches, when idle each line goes out at once.
+in batches, otherwise within IDLE_COALESCE_S (2 ms) of arriving.
 """
 
 from __future__ import annotations

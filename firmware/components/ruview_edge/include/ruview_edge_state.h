@@ -97,18 +97,14 @@ struct rv_edge {
     rv_biquad_t bp_sc;             /* coefficients of the per-channel breathing band-pass */
     rv_hist_t hist;
     float motion_energy;           /* EW (~1 s) of mean (du)^2, rad^2 per frame */
-    float fast_change;             /* EW (~0.25 s) of the coherent-change peak ratio */
+    float fast_change;             /* EW (~0.25 s) of power-weighted mean |d ln H| per frame */
     float me_base, fc_base;        /* quiet-room floors of motion_energy and fast_change */
     float fall_metric;             /* fast_change / fc_base */
     float fall_peak;               /* max fall_metric since the last vitals packet (test aid) */
-    float pres_metric;             /* max(top-K var/noise - 1, (motion_energy/me_base - 1)/4) */
+    float pres_metric;             /* max(breathing-band SNR evidence, motion evidence) */
     float topk_var;                /* mean windowed variance over top-K, rad^2 */
     float pc_prev, pc_noise;       /* combined signal: last value, white-noise level */
     float pb_pow;                  /* EW power of the breathing-band principal component */
-    /* coherent change detector: delay profile (64-point FFT) of the frame-to-frame change */
-#define RV_CC_N 64
-    float zr_prev[RV_CC_N], zi_prev[RV_CC_N]; /* last sanitised, normalised H, by frequency */
-    float tw_r[RV_CC_N / 2], tw_i[RV_CC_N / 2]; /* FFT twiddles */
     bool  present;
     float breath_bpm, heart_bpm;   /* 0 = not estimated */
     float breath_conf, heart_conf; /* 0..1: regularity of the crossing periods */

@@ -12,12 +12,13 @@
 #ifndef RV_DEF_PRES_THRESH
 #define RV_DEF_PRES_THRESH  0       /* 0 = adaptive calibration */
 #endif
-/* fall_thresh/1000 is a phase-speed RATIO: the short-time (0.25 s) power-weighted mean absolute
- * frame-to-frame change of the sanitised subcarrier phase, divided by its quiet-room floor
- * (tracked continuously). 1.0 = a still room; a fall reaches ~5-10, walking too, but a fall
- * is a burst of <= 3 s followed by >= 1.5 s of stillness. Reachable range ~1..50. */
+/* fall_thresh/1000 is a RATIO: the short-time (0.25 s) power-weighted mean magnitude of the
+ * frame-to-frame change of the sanitised channel (|d ln H|: phase and relative amplitude),
+ * divided by its quiet-room floor (tracked continuously). 1.0 = a still room; a fall or walking
+ * reaches ~2-10. A fall = above the threshold for 0.1-3 s, then below half of it for 1.5 s
+ * (walking is sustained, so it is not a fall). Reachable range ~1..30. */
 #ifndef RV_DEF_FALL_THRESH
-#define RV_DEF_FALL_THRESH  3000    /* 3x the quiet-room phase speed */
+#define RV_DEF_FALL_THRESH  3000    /* 3x the quiet-room change rate */
 #endif
 #ifndef RV_DEF_VITAL_WIN
 #define RV_DEF_VITAL_WIN    256

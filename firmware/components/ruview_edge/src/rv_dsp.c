@@ -14,14 +14,16 @@
  *    over a VAR_TAU_S window (windowed, not all-time) and the white-noise level from
  *    frame-to-frame steps.
  * 3. Top-K channels by windowed variance relative to their noise level, from the second frame.
- * 4. A streaming principal component (maximum-ratio combination) of all channels is the chest
- *    signal; biquad band-passes designed for the MEASURED sample rate split breathing and heart;
+ * 4. A streaming principal component (maximum-ratio combination, weights learnt on the
+ *    breathing band) of all channels is the chest signal; biquad band-passes designed for the
+ *    MEASURED sample rate split breathing and heart;
  *    the band signals go into a vital_win-frame history, from which BPM is computed on crossing
  *    timestamps (never on an assumed rate).
- * 5. Motion energy, presence (variance/noise ratio and motion vs its floor, threshold from a
- *    1200-frame calibration after the warm-up), fall (a burst of phase speed over
- *    fall_thresh/1000 x its quiet floor, <= 3 s, followed by 1.5 s of stillness; latched until a
- *    vitals packet carries it), persons (clusters of per-channel breathing rates).
+ * 5. Motion energy, presence (breathing-band SNR of the combined signal, or motion energy over
+ *    its floor; threshold from a 1200-frame calibration after the warm-up), fall (a burst of
+ *    channel change rate over fall_thresh/1000 x its quiet floor, <= 3 s, followed by 1.5 s of
+ *    stillness; latched until a vitals packet carries it), persons (clusters of per-channel
+ *    breathing rates).
  */
 #include <math.h>
 #include <string.h>
@@ -38,6 +40,7 @@
 #define CLUSTER_GAP_BPM   2.0f
 #define TOPK_STICKY       1.5f      /* top-K membership hysteresis */
 #define PB_METRIC_SCALE   0.1f      /* breathing-band SNR -> presence metric units */
+#define MM_SCALE          0.5f      /* motion-energy ratio -> presence metric units */
 #define PB_TAU_S          2.0f      /* breathing-band power window */
 #define PCN_TAU_S         1.0f      /* white-noise level of the combined signal */
 #define BREATH_ENBW_HZ    0.63f     /* noise bandwidth of the 0.1-0.5 Hz band-pass (pi/2 x 0.4) */
@@ -100,15 +103,6 @@ static int sc_offset(int k, int n)
 }
 
 /* Index of the subcarrier at position p of ascending frequency (within each 64-bin field). */
-/* Position of subcarrier k in ascending frequency (inverse of sc_at). */
-static int sc_pos(int k, int n)
-{
-    if (n % 64)
-        return k;
-    int i = k & 63;
-    return (k & ~63) + (i < 32 ? i + 32 : i - 32);
-}
-
 static int sc_at(int p, int n)
 {
     if (n % 64)
@@ -168,10 +162,6 @@ void rv_dsp_reset(rv_edge_t *e)
     e->pres_thr = e->cfg.pres_thresh ? (float)e->cfg.pres_thresh / 1000.0f : PRES_DEFAULT_THR;
     e->fall_state = 0;
     e->fall_latched = false;
-    for (int i = 0; i < RV_CC_N / 2; i++) {
-        e->tw_r[i] = cosf(RV_TWO_PI * (float)i / (float)RV_CC_N);
-        e->tw_i[i] = -sinf(RV_TWO_PI * (float)i / (float)RV_CC_N);
-    }
 }
 
 /* Robust sample-interval tracking: steps outside [0.5, 2] x the estimate (jitter spikes, lost
@@ -330,65 +320,6 @@ static void update_fall(rv_edge_t *e, uint64_t now_us)
     }
 }
 
-/* In-place radix-2 FFT of RV_CC_N points. */
-static void fft64(const rv_edge_t *e, float *re, float *im)
-{
-    const int n = RV_CC_N;
-    for (int i = 1, j = 0; i < n; i++) { /* bit reversal */
-        int bit = n >> 1;
-        for (; j & bit; bit >>= 1)
-            j ^= bit;
-        j ^= bit;
-        if (i < j) {
-            float t = re[i];
-            re[i] = re[j];
-            re[j] = t;
-            t = im[i];
-            im[i] = im[j];
-            im[j] = t;
-        }
-    }
-    for (int len = 2; len <= n; len <<= 1) {
-        int step = n / len;
-        for (int i = 0; i < n; i += len) {
-            for (int k = 0; k < len / 2; k++) {
-                float wr = e->tw_r[k * step], wi = e->tw_i[k * step];
-                int a = i + k, b = i + k + len / 2;
-                float xr = re[b] * wr - im[b] * wi, xi = re[b] * wi + im[b] * wr;
-                re[b] = re[a] - xr;
-                im[b] = im[a] - xi;
-                re[a] += xr;
-                im[a] += xi;
-            }
-        }
-    }
-}
-
-/* Coherent change: a moving body changes every subcarrier along one delay's phase ramp, noise
- * changes them independently. The peak-to-mean ratio of the delay profile of the frame-to-frame
- * change is ~5 for noise alone and grows with any coherent movement, whatever the noise level. */
-static float coherent_change(rv_edge_t *e, const float *zr, const float *zi)
-{
-    float dr[RV_CC_N], di[RV_CC_N];
-    for (int i = 0; i < RV_CC_N; i++) {
-        bool ok = (zr[i] != 0.0f || zi[i] != 0.0f) &&
-                  (e->zr_prev[i] != 0.0f || e->zi_prev[i] != 0.0f);
-        dr[i] = ok ? zr[i] - e->zr_prev[i] : 0.0f;
-        di[i] = ok ? zi[i] - e->zi_prev[i] : 0.0f;
-        e->zr_prev[i] = zr[i];
-        e->zi_prev[i] = zi[i];
-    }
-    fft64(e, dr, di);
-    float peak = 0.0f, sum = 0.0f;
-    for (int i = 0; i < RV_CC_N; i++) {
-        float p = dr[i] * dr[i] + di[i] * di[i];
-        sum += p;
-        if (p > peak)
-            peak = p;
-    }
-    return sum > 0.0f ? peak * (float)RV_CC_N / sum : 0.0f;
-}
-
 void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
 {
     int n = f->iq_len / (2 * f->n_antennas);
@@ -439,7 +370,7 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
     bool first = e->frames == 0;
     float a_v = ew_alpha(e->dt_s, VAR_TAU_S);
     float a_me = ew_alpha(e->dt_s, MOTION_TAU_S), a_fc = ew_alpha(e->dt_s, FAST_TAU_S);
-    float wsum = 0.0f, du2 = 0.0f, asum = 0.0f;
+    float wsum = 0.0f, du2 = 0.0f, adu = 0.0f, asum = 0.0f;
     rv_subc_t *S = &e->sc;
     float amp[RV_DSP_MAX_SC];
     for (int k = 0; k < n; k++) {
@@ -449,7 +380,6 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
         asum += amp[k];
     }
     float inv_mean_amp = asum > 0.0f ? (float)n / asum : 0.0f;
-    float zr[RV_CC_N] = { 0 }, zi[RV_CC_N] = { 0 }; /* first field, ascending frequency */
     for (int k = 0; k < n; k++) {
         if (amp[k] <= 0.0f)
             continue; /* phase of a null/guard subcarrier is noise */
@@ -457,11 +387,6 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
         float p = amp[k] * amp[k];
         float psi = wrap_pi(rv_atan2f(hi, hr) - offset - slope * (float)sc_offset(k, n));
         float rel = amp[k] * inv_mean_amp; /* AGC gain removed */
-        int pos = sc_pos(k, n);
-        if (pos < RV_CC_N) {
-            zr[pos] = rel * cosf(psi);
-            zi[pos] = rel * sinf(psi);
-        }
         int ca = n + k;
         if (first || !(S->flag[k] & RV_CH_SEEN)) {
             S->psi_prev[k] = psi;
@@ -482,10 +407,10 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
         float step2 = d * d + ra * ra;
         wsum += p;
         du2 += p * step2;
+        adu += p * sqrtf(step2);
     }
-    float ccr = coherent_change(e, zr, zi);
     if (wsum > 0.0f) {
-        float me = du2 / wsum, fc = ccr;
+        float me = du2 / wsum, fc = adu / wsum;
         if (e->motion_energy <= 0.0f) { /* first measurement: no ramp from zero */
             e->motion_energy = me;
             e->fast_change = fc;
@@ -515,7 +440,7 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
     float vsum = 0.0f;
     for (int i = 0; i < K; i++)
         vsum += S->var[e->topk[i]];
-    float mm = e->me_base > 0.0f ? 0.25f * (e->motion_energy / e->me_base - 1.0f) : 0.0f;
+    float mm = e->me_base > 0.0f ? MM_SCALE * (e->motion_energy / e->me_base - 1.0f) : 0.0f;
     e->pres_metric = mm; /* refined below with the breathing-band evidence */
     if (e->pres_metric < 0.0f)
         e->pres_metric = 0.0f;
