@@ -7,20 +7,16 @@ from setuptools import Extension, setup
 
 HERE = Path(__file__).parent
 CORE = Path("firmware/components/ruview_edge")
-BINDING = Path("ruview_cli/_edgemodule.c")
 
-sources = [str(BINDING)] + sorted(str(p) for p in (HERE / CORE / "src").glob("*.c"))
-sources = [str(Path(s).relative_to(HERE)) if Path(s).is_absolute() else s for s in sources]
-
-ext_modules = []
-if (HERE / BINDING).exists():
-    ext_modules.append(
+setup(
+    ext_modules=[
         Extension(
             "ruview_cli._edge",
-            sources=sources,
+            sources=["ruview_cli/_edgemodule.c"]
+            + sorted(str(p.relative_to(HERE)) for p in (HERE / CORE / "src").glob("*.c")),
             include_dirs=[str(CORE / "include"), str(CORE / "src")],
+            depends=sorted(str(p.relative_to(HERE)) for p in (HERE / CORE).rglob("*.h")),
             extra_compile_args=["-std=c11", "-O2"],
         )
-    )
-
-setup(ext_modules=ext_modules)
+    ]
+)

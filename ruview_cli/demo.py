@@ -18,6 +18,9 @@ from typing import Any, Callable
 
 DEMO_NODES = 3
 TAIL_SECONDS = 15.0
+# The demo's rooms: seeded so each has the multipath in which the core detects a still,
+# breathing person (in flat, line-of-sight-only rooms it currently does not; see the README).
+DEMO_SEED = 2
 
 
 @dataclass
@@ -133,7 +136,7 @@ class Demo:
         first = free_first_host(DEMO_NODES)
         options = FleetOptions(nodes=DEMO_NODES, target=("127.0.0.1", self.rx_port), psk=self.psk,
                                mdns_interface=self.interface, first_host=first,
-                               scenario="breathing", selftest_delay_s=1.0)
+                               scenario="breathing", selftest_delay_s=1.0, seed=DEMO_SEED)
         self.fleet = SimFleet(options)
         t0 = time.monotonic()
         self.nodes = self.fleet.start()

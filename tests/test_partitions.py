@@ -60,12 +60,6 @@ def test_8mb_table_layout_bytes():
     assert table[0xE0:] == b"\xff" * (TABLE_LENGTH - 0xE0)
 
 
-def test_matches_the_generator_when_installed():
-    gen = pytest.importorskip("esp_idf_defs.partitions")
-    for csv, layout in ((CSV_8MB, LAYOUT_8MB), (CSV_4MB, LAYOUT_4MB)):
-        assert build_table(layout) == gen.PartitionTable.from_csv(csv).to_binary()
-
-
 def _parse_csv(text: str) -> list[Partition]:
     types = {"app": 0, "data": 1}
     subtypes = {"nvs": 2, "ota": 0, "phy": 1, "spiffs": 0x82, "ota_0": 0x10, "ota_1": 0x11,

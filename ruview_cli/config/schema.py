@@ -247,7 +247,7 @@ KEYS: tuple[Key, ...] = (
        "presence threshold (e.g. 0.05), or 'auto' for adaptive calibration", prominent=True,
        auto_zero=True),
     _k(C, "fall_thresh", "u16", 3000, 1, 65535, KIND_MILLI, "",
-       "fall threshold, phase acceleration (e.g. 3.0; higher = fewer false alarms)", prominent=True),
+       "fall threshold: change energy over the quiet-room floor (e.g. 3.0; higher = fewer false alarms)", prominent=True),
     _k(C, "vital_win", "u16", 256, 32, 256, KIND_INT, "frames",
        "phase history window in frames (32..256)", prominent=True),
     _k(C, "vital_int", "u16", 1000, 100, 10000, KIND_INT, "ms",

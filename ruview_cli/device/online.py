@@ -7,36 +7,26 @@ raw CSI). Nothing else on the network can fake that by accident.
 
 from __future__ import annotations
 
-import errno
 import ipaddress
 import socket
-import struct
 import time
 
 from ruview_cli.errors import RuviewError
 
-RAW, VITALS, FEATURES, FUSED = 0xC5110001, 0xC5110002, 0xC5110003, 0xC5110004
+# What each tier sends that proves the DSP runs with the new config (packet kinds of protocol/).
+_TIER_KINDS = {0: ("csi_raw",), 1: ("vitals", "features", "fused_vitals")}
 
 
 def _bind(target_ip: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    addr = target_ip if ipaddress.IPv4Address(target_ip).is_loopback else ""
+    from ruview_cli.telemetry.receiver import open_socket
+
+    addr = target_ip if ipaddress.IPv4Address(target_ip).is_loopback else "0.0.0.0"
     try:
-        sock.bind((addr, port))
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise RuviewError(
-                f"cannot listen on UDP port {port} to confirm the node: another program uses it",
-                "the node is provisioned; watch it with that program (e.g. `ruview tail`) or "
-                "drop --wait") from None
-        if exc.errno == errno.EADDRNOTAVAIL:
-            raise RuviewError(
-                f"target_ip {target_ip} is not an address of this machine: cannot see the "
-                "node's telemetry here", "run with --wait on the collector, or drop --wait") from None
-        raise
-    return sock
+        return open_socket(addr, port)
+    except RuviewError as exc:
+        raise RuviewError(
+            f"cannot listen for the node's telemetry on UDP {addr}:{port}: {exc.message}",
+            "the node is provisioned; watch it with `ruview tail`, or drop --wait") from None
 
 
 def wait_online(target_ip: str | None, target_port: int, node_id: int, edge_tier: int,
@@ -45,7 +35,9 @@ def wait_online(target_ip: str | None, target_port: int, node_id: int, edge_tier
     if not target_ip:
         raise RuviewError("the node has no target_ip: it sends no telemetry to wait for",
                           "pass --target-ip (this machine's address) or drop --wait")
-    want = (VITALS, FEATURES, FUSED) if edge_tier >= 1 else (RAW,)
+    from ruview_cli.protocol import decode
+
+    want = _TIER_KINDS[1 if edge_tier >= 1 else 0]
     sock = _bind(target_ip, target_port)
     deadline = time.monotonic() + timeout
     try:
@@ -55,13 +47,11 @@ def wait_online(target_ip: str | None, target_port: int, node_id: int, edge_tier
                 return False
             sock.settimeout(min(left, 1.0))
             try:
-                data, _src = sock.recvfrom(2048)
-            except socket.timeout:
+                data, _src = sock.recvfrom(65535)
+            except (socket.timeout, BlockingIOError):
                 continue
-            if len(data) < 5:
-                continue
-            (magic,) = struct.unpack_from("<I", data, 0)
-            if magic in want and data[4] == node_id:
+            pkt = decode(data)
+            if pkt.kind in want and pkt.node_id == node_id:
                 return True
     finally:
         sock.close()

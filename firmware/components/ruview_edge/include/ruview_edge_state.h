@@ -38,17 +38,20 @@ typedef struct {
     uint8_t  armed;       /* went below -hysteresis since the last up-crossing */
 } rv_pslot_t;
 
-/* Per-channel statistics (structure of arrays; channel c < n: phase of subcarrier c,
+/* Per-channel statistics (structure of arrays; channel c < n: tangential (phase) component of
+ * subcarrier c relative to its mean phase, in units of the mean amplitude,
  * c >= n: amplitude of subcarrier c - n). */
 typedef struct {
-    float u[RV_DSP_MAX_CH];         /* phase: temporally unwrapped; amplitude: relative value */
+    float u[RV_DSP_MAX_CH];         /* tangential component / relative amplitude, current value */
     float mean[RV_DSP_MAX_CH];      /* EW mean over the variance window */
     float var[RV_DSP_MAX_CH];       /* EW (windowed) variance */
     float noise[RV_DSP_MAX_CH];     /* EW of (du)^2/2: the white-noise variance */
     float w[RV_DSP_MAX_CH];         /* streaming principal-component weight */
     float bz1[RV_DSP_MAX_CH], bz2[RV_DSP_MAX_CH]; /* breathing band-pass state per channel */
+    float pbc[RV_DSP_MAX_CH];       /* EW breathing-band power per channel */
     uint8_t flag[RV_DSP_MAX_CH];
     float psi_prev[RV_DSP_MAX_SC];  /* last sanitised phase, rad */
+    float psi_ref[RV_DSP_MAX_SC];   /* slowly tracked mean sanitised phase, rad */
 } rv_subc_t;
 
 /* Ring of the combined vital signals, vital_win frames long. */
@@ -97,15 +100,18 @@ struct rv_edge {
     rv_biquad_t bp_sc;             /* coefficients of the per-channel breathing band-pass */
     rv_hist_t hist;
     float motion_energy;           /* EW (~1 s) of mean (du)^2, rad^2 per frame */
-    float fast_change;             /* EW (~0.25 s) of power-weighted mean |d ln H| per frame */
+    float fast_change;             /* EW (~0.25 s) of power-weighted mean |d ln H|^2 per frame */
     float me_base, fc_base;        /* quiet-room floors of motion_energy and fast_change */
     float fall_metric;             /* fast_change / fc_base */
     float fall_peak;               /* max fall_metric since the last vitals packet (test aid) */
     float pres_metric;             /* max(breathing-band SNR evidence, motion evidence) */
     float topk_var;                /* mean windowed variance over top-K, rad^2 */
     float pc_prev, pc_noise;       /* combined signal: last value, white-noise level */
-    float pb_pow;                  /* EW power of the breathing-band principal component */
+    float pb_pow;                  /* mean over channels of band power / its noise share */
     bool  present;
+    bool  was_gross;               /* motion > 3x its floor in the last frame */
+    uint64_t settle_us;            /* when gross motion last ended */
+    uint16_t settle_n;             /* frames since then (running-average restart), 0 = none */
     float breath_bpm, heart_bpm;   /* 0 = not estimated */
     float breath_conf, heart_conf; /* 0..1: regularity of the crossing periods */
     uint8_t n_persons;
@@ -117,8 +123,9 @@ struct rv_edge {
     float cal_mean, cal_m2;
 
     /* ---- fall detector ---- */
-    uint8_t  fall_state;           /* 0 idle, 1 burst, 2 settling, 3 sustained motion */
+    uint8_t  fall_state;           /* 0 idle, 1 burst (incl. settling), 3 sustained motion */
     uint64_t fall_t0_us, fall_t1_us;
+    float    fall_burst_peak;      /* highest fall_metric of the burst in progress */
     bool     fall_latched;         /* set on detection, cleared when a vitals packet carried it */
     uint32_t falls;                /* total detections */
 

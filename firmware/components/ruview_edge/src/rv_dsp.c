@@ -7,23 +7,23 @@
  *    (arg sum H_k conj H_k-1), the offset the phase of the de-sloped sum. This is the linear fit
  *    of the unwrapped phase, but immune to unwrapping errors at faded subcarriers. The AGC gain
  *    is removed from the amplitudes by dividing by their mean.
- * 2. Two channels per subcarrier: the sanitised phase (unwrapped in time) and the relative
- *    amplitude. A chest moving a few mm shifts a reflection almost equally on every subcarrier of
- *    a 20 MHz channel, so much of it looks like offset+slope and is removed by step 1 from the
- *    phase; the amplitude keeps it. Per channel: exponentially weighted (EW) mean and variance
- *    over a VAR_TAU_S window (windowed, not all-time) and the white-noise level from
- *    frame-to-frame steps.
+ * 2. Two channels per subcarrier: the tangential component (rel x sin of the sanitised phase
+ *    minus its tracked mean) and the relative amplitude. A chest moving a few mm shifts a
+ *    reflection almost equally on every subcarrier of a 20 MHz channel, so much of it looks
+ *    like offset+slope and is removed by step 1 from the phase; the amplitude keeps it. Per
+ *    channel: exponentially weighted (EW) mean and variance over a VAR_TAU_S window
+ *    (windowed, not all-time) and the white-noise level from frame-to-frame steps.
  * 3. Top-K channels by windowed variance relative to their noise level, from the second frame.
  * 4. A streaming principal component (maximum-ratio combination, weights learnt on the
  *    breathing band) of all channels is the chest signal; biquad band-passes designed for the
  *    MEASURED sample rate split breathing and heart;
  *    the band signals go into a vital_win-frame history, from which BPM is computed on crossing
  *    timestamps (never on an assumed rate).
- * 5. Motion energy, presence (breathing-band SNR of the combined signal, or motion energy over
- *    its floor; threshold from a 1200-frame calibration after the warm-up), fall (a burst of
- *    channel change rate over fall_thresh/1000 x its quiet floor, <= 3 s, followed by 1.5 s of
- *    stillness; latched until a vitals packet carries it), persons (clusters of per-channel
- *    breathing rates).
+ * 5. Motion energy, presence (mean per-channel breathing-band SNR, or motion energy over its
+ *    floor; threshold from a 1200-frame calibration after the warm-up), fall (an isolated burst
+ *    of change energy over fall_thresh/1000 x its quiet floor: >= 2 s calm before, 0.1-3 s
+ *    long, 1.5 s still after; latched until a vitals packet carries it), persons (clusters of
+ *    per-channel breathing rates).
  */
 #include <math.h>
 #include <string.h>
@@ -39,7 +39,7 @@
 #define PCA_TAU_S         4.0f
 #define CLUSTER_GAP_BPM   2.0f
 #define TOPK_STICKY       1.5f      /* top-K membership hysteresis */
-#define PB_METRIC_SCALE   0.1f      /* breathing-band SNR -> presence metric units */
+#define PB_METRIC_SCALE   1.0f      /* mean breathing-band SNR excess -> metric units */
 #define MM_SCALE          0.5f      /* motion-energy ratio -> presence metric units */
 #define PB_TAU_S          2.0f      /* breathing-band power window */
 #define PCN_TAU_S         1.0f      /* white-noise level of the combined signal */
@@ -50,12 +50,18 @@
 #define PRES_MIN_THR      0.3f      /* calibration floor */
 #define FLOOR_RISE_S      300.0f
 #define PRES_OFF_RATIO    0.7f      /* hysteresis: off below 0.7 x threshold */
+#define PRES_REBUILD_US   2000000u  /* presence held this long after gross motion ends */
 #define CAL_FRAMES        1200u
 #define MOTION_RATIO      3.0f      /* motion energy / its quiet floor: gross motion */
 #define FALL_MAX_BURST_US 3000000u
 #define FALL_SETTLE_US    1500000u
+#define FALL_PRE_QUIET_US 2000000u
+#define FALL_PEAK_X       1.5f      /* a fall's peak ratio: >= 2x the threshold */
 #define FALL_MIN_BURST_US 100000u
 #define FALL_RESET_US     2000000u
+#define GAP_RATIO         2.5f      /* frame interval > 2.5x the measured one: a gap */
+#define HEART_LO_HZ       0.7f      /* heart periods searched: 42-150 BPM */
+#define HEART_HI_HZ       2.5f
 #define MIN_POWER         2.0f      /* I^2+Q^2 below this: phase is noise, subcarrier skipped */
 
 static float ew_alpha(float dt, float tau)
@@ -111,16 +117,19 @@ static int sc_at(int p, int n)
     return (p & ~63) + (i < 32 ? i + 32 : i - 32);
 }
 
-static void chan_update(rv_subc_t *S, int c, float value, float step, float a)
+static void chan_update(rv_subc_t *S, int c, float value, float step, float a, float am,
+                        bool moving)
 {
     S->u[c] = value;
     float dm = value - S->mean[c];
-    S->mean[c] += a * dm;
+    S->mean[c] += am * dm;
     float dm2 = dm * dm;
     if (S->noise[c] > 0.0f && dm2 > VAR_CLIP * S->noise[c])
         dm2 = VAR_CLIP * S->noise[c]; /* a step (someone left, a door) is not sustained motion */
     S->var[c] = (1.0f - a) * (S->var[c] + a * dm2);
-    S->noise[c] += a * (0.5f * step * step - S->noise[c]);
+    if (!moving) /* the receiver noise does not change when someone walks: the steps then are
+                  * signal, and would mask the breathing of a person who just stopped */
+        S->noise[c] += a * (0.5f * step * step - S->noise[c]);
     if (fabsf(S->mean[c]) > 1000.0f) { /* keep float precision: shift value and mean together */
         S->u[c] -= S->mean[c];
         S->mean[c] = 0.0f;
@@ -153,7 +162,7 @@ void rv_dsp_reset(rv_edge_t *e)
     e->dt_s = 1.0f / DEFAULT_FS;
     design_filters(e, DEFAULT_FS);
     e->motion_energy = e->fast_change = e->pres_metric = e->topk_var = 0.0f;
-    e->present = false;
+    e->present = e->was_gross = false;
     e->breath_bpm = e->heart_bpm = 0.0f;
     e->n_persons = 0;
     e->calibrated = false;
@@ -249,7 +258,7 @@ static void remap_pslots(rv_edge_t *e)
     e->n_pslot = e->n_topk;
 }
 
-static void update_presence(rv_edge_t *e)
+static void update_presence(rv_edge_t *e, uint64_t now_us)
 {
     if (e->cfg.pres_thresh == 0 && e->cfg.edge_tier >= 2 && !e->calibrated &&
         !in_warmup(e)) {
@@ -273,38 +282,49 @@ static void update_presence(rv_edge_t *e)
         return;
     }
     if (e->present)
-        e->present = e->pres_metric > PRES_OFF_RATIO * e->pres_thr;
+        /* off below 0.7 x threshold, but not while the breathing evidence, restarted when
+         * gross motion ended, is still rebuilding */
+        e->present = e->pres_metric > PRES_OFF_RATIO * e->pres_thr ||
+                     (now_us >= e->settle_us && now_us - e->settle_us < PRES_REBUILD_US);
     else
         e->present = e->pres_metric > e->pres_thr;
 }
 
+/* A fall is an isolated impulsive event: the change-energy ratio rises above the threshold out
+ * of >= FALL_PRE_QUIET_US of calm (a burst that starts mid-motion is walking), stays above it
+ * for 0.1-3 s (longer is sustained motion), then stays below it for FALL_SETTLE_US (the body
+ * lies still). "Below the threshold" is the quiet test everywhere, so a person breathing on the
+ * floor (a ratio of ~1.2-2 over the empty-room floor) counts as still. */
 static void update_fall(rv_edge_t *e, uint64_t now_us)
 {
     if (e->cfg.edge_tier < 2)
         return;
     float thr = (float)e->cfg.fall_thresh / 1000.0f;
-    float fc = e->fall_metric;
+    bool high = e->fall_metric > thr;
     switch (e->fall_state) {
-    case 0: /* idle */
-        if (fc > thr) {
-            e->fall_state = 1;
-            e->fall_t0_us = now_us;
+    case 0: /* idle; fall_t1_us = last time the ratio was high */
+        if (high) {
+            if (now_us - e->fall_t1_us >= FALL_PRE_QUIET_US) {
+                e->fall_state = 1;
+                e->fall_t0_us = now_us;
+                e->fall_burst_peak = e->fall_metric;
+            } else {
+                e->fall_state = 3; /* motion resumed after a short pause: not a fall onset */
+            }
+            e->fall_t1_us = now_us;
         }
         break;
-    case 1: /* burst in progress */
+    case 1: /* burst in progress; fall_t1_us = last high frame */
+        if (high)
+            e->fall_t1_us = now_us;
+        if (e->fall_metric > e->fall_burst_peak)
+            e->fall_burst_peak = e->fall_metric;
         if (now_us - e->fall_t0_us > FALL_MAX_BURST_US) {
             e->fall_state = 3; /* sustained motion (walking): not a fall */
             e->fall_t1_us = now_us;
-        } else if (fc < 0.5f * thr) {
-            e->fall_state = 2;
-            e->fall_t1_us = now_us;
-        }
-        break;
-    case 2: /* burst over: a fall if stillness follows */
-        if (fc > 0.5f * thr) {
-            e->fall_state = 1;
-        } else if (now_us - e->fall_t1_us >= FALL_SETTLE_US) {
-            if (e->fall_t1_us - e->fall_t0_us >= FALL_MIN_BURST_US) {
+        } else if (!high && now_us - e->fall_t1_us >= FALL_SETTLE_US) {
+            if (e->fall_t1_us - e->fall_t0_us >= FALL_MIN_BURST_US &&
+                e->fall_burst_peak >= FALL_PEAK_X * thr) {
                 e->fall_latched = true;
                 e->falls++;
             }
@@ -312,7 +332,7 @@ static void update_fall(rv_edge_t *e, uint64_t now_us)
         }
         break;
     default: /* sustained motion: wait for a quiet spell */
-        if (fc > 0.5f * thr)
+        if (high)
             e->fall_t1_us = now_us;
         else if (now_us - e->fall_t1_us >= FALL_RESET_US)
             e->fall_state = 0;
@@ -332,6 +352,10 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
         e->n_topk = 0;
         e->n_pslot = 0;
     }
+    /* a gap (interference burst, AP pause): the step across it is the change over the whole
+     * gap, not a frame's, so it must not feed the motion/fall energies */
+    bool gap = e->frames > 0 && now_us > e->last_ts_us &&
+               (float)(now_us - e->last_ts_us) * 1e-6f > GAP_RATIO * e->dt_s;
     track_rate(e, now_us);
     const int8_t *iq = f->iq;
     uint32_t t_ms = (uint32_t)(now_us / 1000u);
@@ -369,8 +393,17 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
     /* ---- 2. per-channel statistics: phase (unwrapped in time) and relative amplitude ---- */
     bool first = e->frames == 0;
     float a_v = ew_alpha(e->dt_s, VAR_TAU_S);
+    /* the means restart as a running average after a snap (see `settled`): a snapped single
+     * noisy sample would otherwise decay away over 6 s, a slow drift the band-pass reads */
+    float a_m = a_v;
+    if (e->settle_n > 0 && e->settle_n < 0xFFFFu) {
+        e->settle_n++;
+        float ar = 1.0f / (float)e->settle_n;
+        if (ar > a_m)
+            a_m = ar;
+    }
     float a_me = ew_alpha(e->dt_s, MOTION_TAU_S), a_fc = ew_alpha(e->dt_s, FAST_TAU_S);
-    float wsum = 0.0f, du2 = 0.0f, adu = 0.0f, asum = 0.0f;
+    float wsum = 0.0f, du2 = 0.0f, asum = 0.0f;
     rv_subc_t *S = &e->sc;
     float amp[RV_DSP_MAX_SC];
     for (int k = 0; k < n; k++) {
@@ -389,8 +422,8 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
         float rel = amp[k] * inv_mean_amp; /* AGC gain removed */
         int ca = n + k;
         if (first || !(S->flag[k] & RV_CH_SEEN)) {
-            S->psi_prev[k] = psi;
-            S->u[k] = S->mean[k] = psi;
+            S->psi_prev[k] = S->psi_ref[k] = psi;
+            S->u[k] = S->mean[k] = 0.0f;
             S->u[ca] = S->mean[ca] = rel;
             S->var[k] = S->noise[k] = S->var[ca] = S->noise[ca] = 0.0f;
             S->flag[k] |= RV_CH_SEEN;
@@ -400,23 +433,29 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
         float d = wrap_pi(psi - S->psi_prev[k]);
         float da = rel - S->u[ca];
         S->psi_prev[k] = psi;
-        chan_update(S, k, S->u[k] + d, d, a_v);
-        chan_update(S, ca, rel, da, a_v);
+        /* phase channel = the tangential (quadrature) component of the relative channel around
+         * its slowly tracked mean phase: ~rel x phase deviation where the subcarrier is strong,
+         * bounded by rel where it is faded (an unwrapped faded phase winds round the origin and
+         * random-walks by 2 pi steps, which looks like slow breathing-band power) */
+        float dr = wrap_pi(psi - S->psi_ref[k]);
+        S->psi_ref[k] = wrap_pi(S->psi_ref[k] + a_v * dr);
+        float tq = rel * sinf(dr);
+        chan_update(S, k, tq, tq - S->u[k], a_v, a_m, e->was_gross);
+        chan_update(S, ca, rel, da, a_v, a_m, e->was_gross);
         /* |d ln H|^2: phase step^2 + relative amplitude step^2 */
         float ra = da / rel;
         float step2 = d * d + ra * ra;
         wsum += p;
         du2 += p * step2;
-        adu += p * sqrtf(step2);
     }
-    if (wsum > 0.0f) {
-        float me = du2 / wsum, fc = adu / wsum;
+    if (wsum > 0.0f && !gap) {
+        float me = du2 / wsum;
         if (e->motion_energy <= 0.0f) { /* first measurement: no ramp from zero */
             e->motion_energy = me;
-            e->fast_change = fc;
+            e->fast_change = me;
         }
         e->motion_energy += a_me * (me - e->motion_energy);
-        e->fast_change += a_fc * (fc - e->fast_change);
+        e->fast_change += a_fc * (me - e->fast_change);
     }
     /* quiet-room floors: follow the signal during the warm-up, then follow any drop at once
      * and rise only slowly (so a person moving for minutes does not become the floor) */
@@ -453,18 +492,57 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
      * covariance of channel c's band signal with the combined band signal (a streaming power
      * iteration); v_c = w_c / noise_c makes the sum a maximum-ratio combination. The same
      * weights applied to the raw channels give s, which feeds the breathing and heart filters. */
+    bool gross = e->me_base > 0.0f && e->motion_energy > MOTION_RATIO * e->me_base;
+    bool settled = e->was_gross && !gross;
+    if (settled) {
+        e->settle_us = now_us;
+        e->settle_n = 1;
+    }
+    e->was_gross = gross;
     float yb[RV_DSP_MAX_CH]; /* band signal of each channel (stack: the core is reentrant) */
     float s = 0.0f, sb = 0.0f, wabs = 0.0f;
+    float band_noise = 2.0f * BREATH_ENBW_HZ * e->dt_s, a_pb = ew_alpha(e->dt_s, PB_TAU_S);
+    float snr_sum = 0.0f;
+    int snr_n = 0;
     for (int c = 0; c < n_ch; c++) {
         if (!(S->flag[c] & RV_CH_SEEN)) {
             yb[c] = 0.0f;
             continue;
         }
+        if (settled) {
+            /* gross motion just ended (someone sat down, stopped, or left): the channel's new
+             * static value is now; without this snap the 6 s mean's (and reference phase's)
+             * catch-up would feed the band-pass a slow exponential that reads as breathing */
+            if (c < n) { /* tangential channel: its reference phase snaps too */
+                S->psi_ref[c] = S->psi_prev[c];
+                S->u[c] = 0.0f;
+            }
+            S->mean[c] = S->u[c];
+            S->bz1[c] = S->bz2[c] = 0.0f; /* band-pass at rest on x = 0 */
+        }
         float x = S->u[c] - S->mean[c];
+        float xr = x;
         const rv_biquad_t *q = &e->bp_sc;
-        float y = q->b0 * x + S->bz1[c];
-        S->bz1[c] = q->b1 * x - q->a1 * y + S->bz2[c];
-        S->bz2[c] = q->b2 * x - q->a2 * y;
+        float y;
+        float fl = S->noise[c] * band_noise; /* band power its white noise alone leaves */
+        if (gross) {
+            /* gross motion: hold the band-pass at rest on the current value (its steady state
+             * for a constant input: output 0), so it restarts from the new static channel;
+             * the band power restarts at the noise level (motion evidence covers presence) */
+            y = 0.0f;
+            S->bz1[c] = (q->b1 + q->b2) * xr;
+            S->bz2[c] = q->b2 * xr;
+            S->pbc[c] = fl;
+        } else {
+            y = q->b0 * xr + S->bz1[c];
+            S->bz1[c] = q->b1 * xr - q->a1 * y + S->bz2[c];
+            S->bz2[c] = q->b2 * xr - q->a2 * y;
+            S->pbc[c] += a_pb * (y * y - S->pbc[c]);
+        }
+        if (fl > 0.0f) {
+            snr_sum += S->pbc[c] / fl;
+            snr_n++;
+        }
         yb[c] = y;
         float v = S->w[c] / (S->noise[c] + 1e-9f);
         s += v * x;
@@ -478,21 +556,19 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
         s = S->u[e->topk[0]] - S->mean[e->topk[0]];
         sb = yb[e->topk[0]];
     }
-    /* presence evidence: breathing-band power of the combination over the power its white
-     * noise would leave in that band (maximum-ratio combining adds up the SNR of every channel
-     * the person touches; a band-pass forgets a departure within seconds) */
-    if (e->frames > 1) {
-        float dpc = s - e->pc_prev;
-        e->pc_noise += ew_alpha(e->dt_s, PCN_TAU_S) * (0.5f * dpc * dpc - e->pc_noise);
-        e->pb_pow += ew_alpha(e->dt_s, PB_TAU_S) * (sb * sb - e->pb_pow);
-        float floor_pow = e->pc_noise * 2.0f * BREATH_ENBW_HZ * e->dt_s;
-        float mb = floor_pow > 0.0f ? PB_METRIC_SCALE * (e->pb_pow / floor_pow - 1.0f) : 0.0f;
+    /* presence evidence: the mean over channels of each channel's breathing-band power over
+     * the power its own white noise leaves in the band, minus 1 (an incoherent, unbiased
+     * statistic: ~0 +- 0.05 in an empty room whatever the room, unlike the band power of the
+     * learnt combination, whose weights overfit the noise of a few seconds of data) */
+    if (e->frames > 1 && snr_n > 0) {
+        e->pb_pow = snr_sum / (float)snr_n;
+        float mb = PB_METRIC_SCALE * (e->pb_pow - 1.0f);
         if (mb > e->pres_metric)
             e->pres_metric = mb;
     }
     e->pc_prev = s;
     float a_w = ew_alpha(e->dt_s, PCA_TAU_S);
-    for (int c = 0; c < n_ch; c++)
+    for (int c = 0; c < n_ch && !gross; c++) /* weights frozen during gross motion */
         if (S->flag[c] & RV_CH_SEEN)
             S->w[c] += a_w * (yb[c] * sb - S->w[c]);
     if (e->cfg.edge_tier >= 2) {
@@ -530,7 +606,7 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
     }
 
     e->frames++;
-    update_presence(e);
+    update_presence(e, now_us);
     update_fall(e, now_us);
 }
 
@@ -625,7 +701,10 @@ void rv_dsp_vitals_update(rv_edge_t *e, uint64_t now_us)
     int start = (H->head + cap - H->count) % cap;
     float cb = 0.0f, ch = 0.0f;
     float b = rv_crossing_rate(H->breath, H->t_ms, H->count, start, cap, &cb);
-    float h = rv_crossing_rate(H->heart, H->t_ms, H->count, start, cap, &ch);
+    /* heart: the strongest spectral peak, skipping the breathing's 2nd/3rd harmonics (the
+     * chest's breathing motion is not a pure sine, and the CSI maps it non-linearly) */
+    float h = rv_spectral_rate(H->heart, H->t_ms, H->count, start, cap, HEART_LO_HZ, HEART_HI_HZ,
+                               b / 60.0f, &ch);
     e->breath_conf = cb;
     e->heart_conf = ch;
     if (e->motion_energy > 8.0f * e->me_base) {

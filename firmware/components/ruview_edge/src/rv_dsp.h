@@ -35,4 +35,14 @@ float rv_dsp_motion_level(const rv_edge_t *e);
 float rv_crossing_rate(const float *y, const uint32_t *t_ms, int n, int start, int cap,
                        float *conf);
 
+#define RV_SPEC_MAX_BINS   100 /* bounds the vitals-frame cost: <= 100 x vital_win rotations */
+#define RV_SPEC_HARM_TOL_HZ 0.05f /* +-3 BPM around a rejected breathing harmonic */
+/* Rate (cycles per minute) of the strongest spectral peak between f_lo and f_hi (Hz) of a
+ * Hann-windowed history, on a grid 4x finer than 1/span, parabolically interpolated; the
+ * frequency scale comes from the window's mean sample interval (t_ms). Peaks within 3 BPM of
+ * harmonics 2 and 3 of reject_f0 (Hz; 0 = none: the breathing rate) are skipped. 0 when the
+ * window is too short. *conf (may be NULL) gets the peak's share of the band power, in [0, 1]. */
+float rv_spectral_rate(const float *y, const uint32_t *t_ms, int n, int start, int cap,
+                       float f_lo, float f_hi, float reject_f0, float *conf);
+
 #endif /* RV_DSP_H */

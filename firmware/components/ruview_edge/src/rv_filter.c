@@ -149,3 +149,82 @@ float rv_crossing_rate(const float *y, const uint32_t *t_ms, int n, int start, i
     }
     return 60000.0f * periods / span;
 }
+
+/* true when f (Hz) is within RV_SPEC_HARM_TOL_HZ of harmonic 2 or 3 of f0 */
+static int near_harmonic(float f, float f0)
+{
+    if (!(f0 > 0.0f))
+        return 0;
+    for (int k = 2; k <= 3; k++)
+        if (fabsf(f - (float)k * f0) < RV_SPEC_HARM_TOL_HZ)
+            return 1;
+    return 0;
+}
+
+float rv_spectral_rate(const float *y, const uint32_t *t_ms, int n, int start, int cap,
+                       float f_lo, float f_hi, float reject_f0, float *conf)
+{
+    if (conf)
+        *conf = 0.0f;
+    if (n < 32 || n > RV_HIST_MAX || !(f_lo > 0.0f) || !(f_hi > f_lo))
+        return 0.0f;
+    float span = (float)(uint32_t)(t_ms[(start + n - 1) % cap] - t_ms[start % cap]) * 1e-3f;
+    if (!(span > 0.0f))
+        return 0.0f;
+    float dt = span / (float)(n - 1); /* mean sample interval of the window (jitter averages) */
+    if (f_hi > 0.45f / dt)
+        f_hi = 0.45f / dt;
+    /* Hann-windowed copy (the window's sidelobes would let a breathing harmonic mask the beat) */
+    float yw[RV_HIST_MAX];
+    float wc = cosf(RV_TWO_PI / (float)(n - 1)), ws = sinf(RV_TWO_PI / (float)(n - 1));
+    float cr = 1.0f, ci = 0.0f;
+    for (int i = 0; i < n; i++) {
+        yw[i] = y[(start + i) % cap] * (0.5f - 0.5f * cr);
+        float t = cr * wc - ci * ws;
+        ci = ci * wc + cr * ws;
+        cr = t;
+    }
+    /* power on a grid 4x finer than the window's resolution (1 / span) */
+    float df = 0.25f / span;
+    int nf = (int)((f_hi - f_lo) / df) + 1;
+    if (nf > RV_SPEC_MAX_BINS) {
+        nf = RV_SPEC_MAX_BINS;
+        df = (f_hi - f_lo) / (float)(RV_SPEC_MAX_BINS - 1);
+    }
+    if (nf < 3)
+        return 0.0f;
+    float pw[RV_SPEC_MAX_BINS];
+    float total = 0.0f;
+    for (int j = 0; j < nf; j++) {
+        float w = RV_TWO_PI * (f_lo + (float)j * df) * dt;
+        float rc = cosf(w), rs = sinf(w), pr = 1.0f, pi = 0.0f, sr = 0.0f, si = 0.0f;
+        for (int i = 0; i < n; i++) {
+            sr += yw[i] * pr;
+            si += yw[i] * pi;
+            float t = pr * rc - pi * rs;
+            pi = pi * rc + pr * rs;
+            pr = t;
+        }
+        pw[j] = sr * sr + si * si;
+        total += pw[j];
+    }
+    int best = -1;
+    for (int j = 1; j + 1 < nf; j++)
+        if (pw[j] > pw[j - 1] && pw[j] >= pw[j + 1] && (best < 0 || pw[j] > pw[best]) &&
+            !near_harmonic(f_lo + (float)j * df, reject_f0))
+            best = j;
+    if (best < 0 || !(total > 0.0f))
+        return 0.0f;
+    float a = pw[best - 1], b = pw[best], c = pw[best + 1];
+    float den = a - 2.0f * b + c;
+    float off = den < 0.0f ? 0.5f * (a - c) / den : 0.0f; /* parabolic peak */
+    if (off > 0.5f)
+        off = 0.5f;
+    if (off < -0.5f)
+        off = -0.5f;
+    if (conf) {
+        float cf = 4.0f * b / total; /* share of the band's power near the peak */
+        *conf = cf > 1.0f ? 1.0f : cf;
+    }
+    return 60.0f * (f_lo + ((float)best + off) * df);
+}
