@@ -78,31 +78,32 @@ def test_loss_free_stream_releases_every_frame_exactly():
     assert len(keys) >= 4 and len(comp) > 60
     s = CompressedStream()
     out = feed(s, [p for p, _, _ in sent])
-    last_key = keys[-1].seq
-    confirmed = [iq for p, iq, k in sent if p.kind == "csi_compressed" and k != last_key]
+    unconfirmed = {keys[-1].seq, keys[-2].seq}
+    confirmed = [iq for p, iq, k in sent if p.kind == "csi_compressed" and k not in unconfirmed]
     assert [r.iq for r in out] == confirmed                 # right I/Q, in order
     assert all(r.mode == "keyframe" and r.channel == 6 and r.node_id == 1 for r in out)
-    # the last window has no closing keyframe: it can never be confirmed
+    # the last window has no closing keyframe, so it and the window waiting for its verdict
+    # can never be confirmed
     assert s.decoded == len(confirmed)
     assert s.undecodable == len(comp) - len(confirmed)
 
 
-def test_frames_are_released_only_when_the_next_keyframe_arrives():
-    sent = keyframe_node(frames(2, 30))
-    nxt = next(i for i in range(1, len(sent)) if sent[i][0].kind == "csi_raw")
-    assert nxt > 3
+def test_frames_are_released_only_when_the_window_after_them_is_confirmed_too():
+    sent = keyframe_node(frames(2, 90))
+    keys = [i for i, (p, _, _) in enumerate(sent) if p.kind == "csi_raw"]
+    assert len(keys) >= 3 and keys[1] > 3
     s = CompressedStream()
-    assert s.on_raw(sent[0][0], 0.0) == []
-    for i, (p, _, _) in enumerate(sent[1:nxt], 1):
-        assert s.on_compressed(p, i * FRAME_DT) == []
-    out = s.on_raw(sent[nxt][0], nxt * FRAME_DT)
-    assert [r.iq for r in out] == [iq for _, iq, _ in sent[1:nxt]]
+    for i, (p, _, _) in enumerate(sent[:keys[2]]):
+        fed = s.on_raw(p, i * FRAME_DT) if p.kind == "csi_raw" else s.on_compressed(p, i * FRAME_DT)
+        assert fed == []                     # nothing yet: window 0 waits for window 1's verdict
+    out = s.on_raw(sent[keys[2]][0], keys[2] * FRAME_DT)
+    assert [r.iq for r in out] == [iq for _, iq, _ in sent[1:keys[1]]]
     assert {r.keyframe_seq for r in out} == {0}
-    assert (s.decoded, s.undecodable) == (nxt - 1, 0)
+    assert (s.decoded, s.undecodable) == (keys[1] - 1, 0)
 
 
-def test_losing_one_compressed_frame_makes_its_whole_window_undecodable():
-    sent = keyframe_node(frames(3, 60))
+def test_losing_one_compressed_frame_makes_its_window_and_its_neighbours_undecodable():
+    sent = keyframe_node(frames(3, 150))
     lost = 25                                            # inside the second window
     assert sent[lost][0].kind == "csi_compressed"
     s = CompressedStream()
@@ -112,11 +113,13 @@ def test_losing_one_compressed_frame_makes_its_whole_window_undecodable():
     good = truth_by_window(sent)
     assert out and all(good[r.keyframe_seq][r.iq] for r in out)
     sizes = {k: sum(c.values()) for k, c in good.items()}
-    last_key = max(sizes)
-    assert bad_key != last_key
-    # the damaged window (minus the lost frame) and the never-closed last window
-    assert s.undecodable == sizes[bad_key] - 1 + sizes[last_key]
-    assert s.decoded == len(out) == sum(sizes.values()) - sizes[bad_key] - sizes[last_key]
+    keys = sorted(sizes)
+    at = keys.index(bad_key)
+    assert 0 < at < len(keys) - 2
+    # the damaged window's neighbours cannot be confirmed either: a frame may have crossed
+    neighbours = {keys[at - 1], keys[at + 1]}
+    assert not neighbours & {r.keyframe_seq for r in out}
+    assert s.decoded == len(out) and s.decoded + s.undecodable == sum(sizes.values()) - 1
 
 
 def test_losing_a_keyframe_makes_both_windows_undecodable():
@@ -135,17 +138,20 @@ def test_losing_a_keyframe_makes_both_windows_undecodable():
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 90),
        damage=st.one_of(
            st.tuples(st.just("loss"), st.lists(st.integers(0, 89), max_size=6)),
-           st.tuples(st.just("reorder"), st.lists(st.integers(0, 88), max_size=6))))
+           st.tuples(st.just("reorder"), st.lists(st.integers(0, 88), max_size=2)),
+           st.tuples(st.just("both"), st.tuples(st.lists(st.integers(0, 89), max_size=6),
+                                                st.integers(0, 88)))))
 def test_loss_or_reordering_never_releases_wrong_iq(seed, n, damage):
+    """Any loss plus at most one reordering, or up to two reorderings (docs/protocol.md)."""
     sent = keyframe_node(frames(seed, n))
     packets = [p for p, _, _ in sent]
     kind, where = damage
-    if kind == "loss":
-        packets = [p for i, p in enumerate(packets) if i not in set(where)]
-    else:
-        for i in where:                      # swap neighbours: reordering in the network
-            if i + 1 < len(packets):
-                packets[i], packets[i + 1] = packets[i + 1], packets[i]
+    lost, swaps = ((where, []) if kind == "loss" else ([], where) if kind == "reorder"
+                   else (where[0], [where[1]]))
+    packets = [p for i, p in enumerate(packets) if i not in set(lost)]
+    for i in swaps:                          # swap neighbours: reordering in the network
+        if i + 1 < len(packets):
+            packets[i], packets[i + 1] = packets[i + 1], packets[i]
     s = CompressedStream()
     out = feed(s, packets)
     truth = truth_by_window(sent)
@@ -183,8 +189,10 @@ def test_bad_compressed_frames_are_undecodable_at_once():
     assert s.undecodable == 5
     good = CompressedFrame(1, 1, 8, b"\x01\x08")
     s.on_compressed(good, 0.02)
-    # window 10..16 held 5 received frames; S - S1 - 1 = 5: confirmed, the good one released
-    out = s.on_raw(RawFrame(1, 1, 4, 2412, 16, -40, -90, 1, bytes(8)), 0.1)
+    # window 10..16 held 5 received frames; S - S1 - 1 = 5: exact; released once the next
+    # window (16..17, empty) closes exact too
+    assert s.on_raw(RawFrame(1, 1, 4, 2412, 16, -40, -90, 1, bytes(8)), 0.1) == []
+    out = s.on_raw(RawFrame(1, 1, 4, 2412, 17, -40, -90, 1, bytes(8)), 0.2)
     assert [r.iq for r in out] == [b"\x01" * 8] and s.decoded == 1
 
 
@@ -209,7 +217,8 @@ def test_more_than_255_pending_frames():
     assert s.undecodable == 1
     # 256 frames received for 256 sequence numbers: the window is loss-free, so the 255 held
     # ones are confirmed; only the one over the limit is lost
-    out = s.on_raw(RawFrame(1, 1, 4, 2412, 257, -40, -90, 1, bytes(8)), 0.5)
+    assert s.on_raw(RawFrame(1, 1, 4, 2412, 257, -40, -90, 1, bytes(8)), 0.5) == []
+    out = s.on_raw(RawFrame(1, 1, 4, 2412, 258, -40, -90, 1, bytes(8)), 0.6)
     assert len(out) == 255 and all(r.iq == b"\x01" * 8 for r in out)
     assert (s.decoded, s.undecodable) == (255, 1)
 
@@ -289,3 +298,16 @@ def test_switching_from_keyframes_to_06x_abandons_the_open_window():
     s.on_compressed(CompressedFrame(1, 1, 8, b"\x01\x08"), 0.0)
     s.on_raw(RawFrame(1, 1, 4, 2412, 2, -40, -90, 0, bytes(8)), 0.1)   # reflashed with 0.6.x
     assert s.undecodable == 1 and s.decoded == 0
+
+
+def test_two_reorders_that_balance_a_windows_count_release_nothing_wrong():
+    """A straggler of window A carried into B, and one of B carried into C: B's count comes out
+    exact, but A's was short, so B is not released (found by the property test above)."""
+    sent = keyframe_node(frames(394, 37))
+    packets = [p for p, _, _ in sent]
+    for i in (19, 35):
+        packets[i], packets[i + 1] = packets[i + 1], packets[i]
+    s = CompressedStream()
+    out = feed(s, packets)
+    truth = truth_by_window(sent)
+    assert all(truth[r.keyframe_seq][r.iq] for r in out)

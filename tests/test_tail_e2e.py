@@ -410,13 +410,14 @@ def test_compressed_frames_are_decoded_and_not_counted_as_loss(run_tail):
         cur[k] ^= 0x3C
         pkts.append(CompressedFrame(6, 6, 128, rle_xor_encode(bytes(cur), key)).encode())
     pkts.append(RawFrame(6, 1, 64, 2437, 54, -40, -92, 1, key).encode())
+    pkts.append(RawFrame(6, 1, 64, 2437, 55, -40, -92, 1, key).encode())  # confirms 54's window
     port = free_udp_port()
     tail = run_tail("--json", "--bind", "127.0.0.1", "--port", str(port), "--count", str(len(pkts)))
     tail.wait_listening()
     send(port, pkts)
     rc, lines, summary = tail.finish()
     assert rc == 0
-    assert [ln["kind"] for ln in lines] == ["csi_raw"] + ["csi_compressed"] * 3 + ["csi_raw"]
+    assert [ln["kind"] for ln in lines] == ["csi_raw"] + ["csi_compressed"] * 3 + ["csi_raw"] * 2
     node = summary["nodes"][0]
     assert node["compressed_decoded"] == 3 and node["compressed_undecodable"] == 0
     assert node["raw_frames_lost"] == 0

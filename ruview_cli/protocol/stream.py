@@ -8,8 +8,10 @@ Two node behaviours, told apart by the raw frames' reserved u16 @18:
 * keyframe (our firmware, tier >= 1; raw frames carry flag bit 0): every compressed frame is
   RLE(cur XOR last keyframe's I/Q). The compressed header has no sequence number, so a frame is
   released only when the next keyframe at seq S proves the window [S1, S) loss-free: exactly
-  S - S1 - 1 compressed frames arrived in it. Otherwise the whole window is undecodable (one of
-  its frames might belong to a lost keyframe). Output is therefore up to ~1 s late.
+  S - S1 - 1 compressed frames arrived in it, and the windows before and after it were exact
+  too. Otherwise the whole window is undecodable (one of its frames might belong to a lost
+  keyframe, or have been carried across a keyframe by a reordering while another anomaly
+  balanced the count). Output is therefore up to ~2 s late.
 * chain (RuView 0.6.x; reserved = 0): each compressed frame is RLE(cur XOR the I/Q of the CSI
   callback processed just before). 0.6.x sends the raw frame from the CSI callback (rate-gated;
   a gated frame still takes a seq) and the compressed frame later from its DSP task, which lags
@@ -56,6 +58,13 @@ class CompressedStream:
         self._opened_at = 0.0
         self._received = 0                       # compressed frames seen in the window
         self._pending: list[Reconstructed] = []  # decoded, waiting for confirmation
+        # Was the previous window exact? A frame that leaves a window late (reordered across the
+        # keyframe) makes that window short; if another loss/reorder makes the next window's count
+        # exact again, only the short predecessor betrays it.
+        # The window before the first keyframe seen was never counted; it is trusted (joining a
+        # stream mid-window is the one place a single straggler plus a loss could go unseen).
+        self._prev_exact = True
+        self._held: Optional[list[Reconstructed]] = None  # exact window awaiting its successor
         # chain mode: recent raw frames, oldest first
         self._chain: list[tuple[RawFrame, int]] = []   # (frame, I/Q as an int)
 
@@ -123,25 +132,42 @@ class CompressedStream:
     def _abandon(self) -> None:
         """Drop the open window: its frames can never be confirmed."""
         self.undecodable += len(self._pending)
+        if self._held is not None:
+            self.undecodable += len(self._held)
+            self._held = None
         self._pending = []
         self._received = 0
+        self._prev_exact = False
         self._key_seq = None
         self._key_iq = b""
         self._key_int = None
 
     def _close_window(self, seq: int) -> list[Reconstructed]:
-        """A keyframe at `seq` closes the open window; release it if it was loss-free."""
+        """A keyframe at `seq` closes the open window. A window is released only when it, the
+        window before it and the window after it all came out exact: a frame reordered across a
+        keyframe leaves one of two neighbouring windows short and the other over, in either
+        direction, so the short neighbour betrays a window whose own count was balanced again."""
         pending = self._pending
         self._pending = []
         received = self._received
         self._received = 0
         if self._key_seq is None:
             return []
-        if received == ((seq - self._key_seq - 1) & _SEQ_MASK):
-            self.decoded += len(pending)
-            return pending
-        self.undecodable += len(pending)
-        return []
+        exact = received == ((seq - self._key_seq - 1) & _SEQ_MASK)
+        released: list[Reconstructed] = []
+        if self._held is not None:          # the previous window waited for this verdict
+            if exact:
+                released = self._held
+                self.decoded += len(released)
+            else:
+                self.undecodable += len(self._held)
+            self._held = None
+        if exact and self._prev_exact:
+            self._held = pending
+        else:
+            self.undecodable += len(pending)
+        self._prev_exact = exact
+        return released
 
     def _chain_decode(self, frame: CompressedFrame) -> list[Reconstructed]:
         n = frame.orig_len
