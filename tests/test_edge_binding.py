@@ -188,7 +188,8 @@ def test_tier2_compressed_frames_reconstruct_exactly_with_the_protocol_receiver(
                 recon += stream.on_compressed(p, now=ts / 1e6)
     assert n_key >= 8  # a keyframe at least every second of frame time (8.4 s here)
     assert n_comp >= 0.8 * len(frames)
-    assert stream.undecodable == 0 and len(recon) >= n_comp - 30  # the last window stays open
+    # the last window stays open and the one before it waits for its verdict (~2 s of frames)
+    assert stream.undecodable == 0 and len(recon) >= n_comp - 60
     assert all(r.iq in sent for r in recon)
 
 

@@ -208,8 +208,11 @@ def test_compressed_vectors_through_the_stream():
     key = decode(bytes.fromhex(v["reference_hex"]))
     assert s.on_raw(key, 0.0) == []
     assert s.on_compressed(decode(bytes.fromhex(v["hex"])), 0.05) == []
-    nxt = decode(key.encode()[:12] + struct.pack("<I", key.seq + 2) + key.encode()[16:])
-    out = s.on_raw(nxt, 0.1)
+    def keyframe(seq):
+        return decode(key.encode()[:12] + struct.pack("<I", seq) + key.encode()[16:])
+
+    assert s.on_raw(keyframe(key.seq + 2), 0.1) == []   # window exact; waits for the next one
+    out = s.on_raw(keyframe(key.seq + 3), 0.15)           # the (empty) next window is exact too
     assert [r.iq.hex() for r in out] == [v["fields"]["expected_iq_hex"]]
     assert (s.decoded, s.undecodable) == (1, 0)
 
