@@ -159,22 +159,24 @@ def _cut_after_write_begins(loader, session, count, extra=20):
     session.feed = feed
 
 
+def _arm(loader, session):
+    """Count the host bytes of one session and cut its link once a flash write has begun."""
+    seen = {"n": 0}
+    real_feed = session.feed
+
+    def counting(data):
+        seen["n"] += len(data)
+        return real_feed(data)
+
+    session.feed = counting
+    _cut_after_write_begins(loader, session, lambda: seen["n"])
+    return session
+
+
 def _cut_every_write(loader):
     """Arm every session the loader creates from now on."""
-    def arm(session):
-        seen = {"n": 0}
-        real_feed = session.feed
-
-        def counting(data):
-            seen["n"] += len(data)
-            return real_feed(data)
-
-        session.feed = counting
-        _cut_after_write_begins(loader, session, lambda: seen["n"])
-        return session
-
     real_new = loader.new_session
-    loader.new_session = lambda: arm(real_new())
+    loader.new_session = lambda: _arm(loader, real_new())
 
 
 def test_link_cut_mid_write_is_reported_and_node_boots_readable(fleet, env):
@@ -218,15 +220,7 @@ def test_link_drop_recovered_by_esptool_retry_still_verifies(fleet, env):
         session = real_new()
         if state["first"]:
             state["first"] = False
-            seen = {"n": 0}
-            real_feed = session.feed
-
-            def counting(data):
-                seen["n"] += len(data)
-                return real_feed(data)
-
-            session.feed = counting
-            _cut_after_write_begins(loader, session, lambda: seen["n"])
+            _arm(loader, session)
         return session
 
     loader.new_session = new_session
