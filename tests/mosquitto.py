@@ -26,12 +26,16 @@ def require_mosquitto() -> str:
 
 
 class Mosquitto:
-    def __init__(self, host: str, workdir: Path, port: int = 1883, extra: str = ""):
+    def __init__(self, host: str, workdir: Path, port: int = 1883, extra: str = "",
+                 anonymous: bool = True):
         self.host, self.port = host, port
         self.conf = workdir / f"mosquitto-{host}-{port}.conf"
+        # Started as root, mosquitto drops to user "mosquitto", who cannot read pytest's 0700
+        # temp dirs: keep the current user.
+        user = "user root\n" if os.geteuid() == 0 else ""
         self.conf.write_text(
-            f"listener {port} {host}\nallow_anonymous true\npersistence false\n"
-            f"log_dest stderr\nlog_type error\nlog_type warning\n{extra}")
+            f"listener {port} {host}\nallow_anonymous {'true' if anonymous else 'false'}\n"
+            f"persistence false\n{user}log_dest stderr\nlog_type error\nlog_type warning\n{extra}")
         self.proc: subprocess.Popen | None = None
 
     @property

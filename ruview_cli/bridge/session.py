@@ -182,6 +182,7 @@ def remove_discovery(publisher: Publisher, topics: Topics, timeout: float = 10.0
         raise RuviewError("the broker did not answer while listing discovery configs",
                           "check that the broker is up and this user may subscribe to the discovery prefix")
     client.unsubscribe([topics.discovery_filter, marker])
-    for topic in sorted(found):
-        publisher.publish(Message(topic, b"", qos=1, retain=True, kind="discovery"))
+    infos = [client.publish(topic, b"", qos=1, retain=True) for topic in sorted(found)]
+    for info in infos:
+        info.wait_for_publish(timeout)  # acknowledged by the broker before we disconnect
     return sorted(found)

@@ -72,7 +72,14 @@ def bridge(
     err = console(stderr=True)
     live_status = not as_json and sys.stderr.isatty()
 
+    refused: list[str] = []
+    session_ref: list = []
+
     def emit(event: str, info: dict) -> None:
+        if event == "connect_failed" and _is_auth_refusal(info.get("reason", "")):
+            refused.append(info.get("reason", ""))
+            if session_ref:
+                session_ref[0].stop.set("refused")
         if as_json:
             sys.stdout.write(json.dumps({"event": event, **info}, separators=(",", ":")) + "\n")
             sys.stdout.flush()
@@ -112,6 +119,7 @@ def bridge(
     options = BridgeOptions(topics=topics, nodes=frozenset(node) if node else None,
                             discovery=not no_discovery, raw=raw, stale_after=stale_after)
     session = BridgeSession(options, namer, factory, on_event=emit)
+    session_ref.append(session)
     if live_status:
         from ruview_cli.cli._bridge_status import StatusLine
 
@@ -136,9 +144,22 @@ def bridge(
         if live_status:
             status.close()
     summary = session.summary(reason)
+    if refused:
+        from ruview_cli.errors import RuviewError
+
+        if as_json:
+            emit("summary", summary)
+        raise RuviewError(f"the broker {target.display()} refused the login: {refused[0]}",
+                          "check --username and the password (--password -, or the [mqtt] table of the secrets file)")
     if as_json:
         emit("summary", summary)
     else:
         console().print(
             f"ruview bridge: {reason}: {summary['datagrams']} datagrams from {len(summary['nodes'])} nodes, "
             f"{summary['published']} messages published, {summary['dropped']} dropped, {summary['falls']} falls")
+
+
+def _is_auth_refusal(reason: str) -> bool:
+    """A refused login does not heal by retrying: stop and say so."""
+    r = reason.lower()
+    return "not authorized" in r or "bad user name or password" in r or "bad username or password" in r
