@@ -8,6 +8,7 @@ stops or the bridge dies.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -65,10 +66,17 @@ def _free_udp_port(host: str) -> int:
 class Bridge:
     """The installed `ruview bridge --json`, its stdout events read as they come."""
 
-    def __init__(self, broker_url: str, bind: str, port: int, *extra: str, stdin: str | None = None):
+    def __init__(self, broker_url: str, bind: str, port: int, *extra: str, stdin: str | None = None,
+                 inventory=None):
+        import os
+        import tempfile
+
+        env = dict(os.environ)
+        # Never the user's own fleet file: an empty one, or the test's.
+        env["RUVIEW_INVENTORY"] = str(inventory or os.path.join(tempfile.mkdtemp(), "ruview.toml"))
         self.proc = subprocess.Popen(
             ["ruview", "bridge", broker_url, "--bind", bind, "--listen", str(port), "--json", *extra],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         if stdin is not None:
             self.proc.stdin.write(stdin)
         self.proc.stdin.close()
@@ -266,7 +274,7 @@ def test_messages_wait_for_a_late_broker_and_overflow_is_counted(loopback, tmp_p
     assert summary["dropped"] + summary["published"] >= 75
 
 
-def test_remove_discovery_clears_every_config(broker, loopback):
+def test_remove_discovery_clears_every_config(broker, loopback, tmp_path):
     port = _free_udp_port("127.0.0.1")
     bridge = Bridge(broker.url, "127.0.0.1", port)
     sub = Subscriber(broker, "homeassistant/#")
@@ -280,6 +288,7 @@ def test_remove_discovery_clears_every_config(broker, loopback):
         bridge.stop()
         sub.close()
     res = subprocess.run(["ruview", "bridge", broker.url, "--remove-discovery", "--json"],
+                         env={**os.environ, "RUVIEW_INVENTORY": str(tmp_path / "ruview.toml")},
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     removed = [json.loads(x) for x in res.stdout.splitlines() if '"removed"' in x][0]["configs"]
@@ -314,3 +323,29 @@ def test_password_from_stdin_is_used_and_never_printed(loopback, tmp_path):
         assert wrong.proc.returncode == 1 and "refused the login" in err and "wrong" not in err + out
     finally:
         broker.stop()
+
+
+def test_inventory_name_is_the_topic_and_the_device(broker, loopback, tmp_path):
+    from ruview_cli.inventory import Inventory
+
+    node_addr = loopback.addr()
+    inv_path = tmp_path / "ruview.toml"
+    inv = Inventory.load(inv_path)
+    inv.upsert("34:85:18:01:02:03", name="kitchen", node_id=5, ip=node_addr, version="0.7.1")
+    inv.save()
+    sub = Subscriber(broker, "ruview/#", "homeassistant/#")
+    port = _free_udp_port("127.0.0.1")
+    bridge = Bridge(broker.url, "127.0.0.1", port, inventory=inv_path)
+    try:
+        bridge.wait_event("connected")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind((node_addr, 0))
+            _send_vitals(s, ("127.0.0.1", port), 5, fall=False)
+        state = sub.wait_for(lambda m: m.topic == "ruview/kitchen/state")
+        cfg = sub.wait_for(lambda m: m.topic == "homeassistant/sensor/ruview_348518010203/breathing/config")
+    finally:
+        bridge.stop()
+        sub.close()
+    assert state is not None and json.loads(state.payload)["firmware"] == "0.7.1"
+    dev = json.loads(cfg.payload)["device"]
+    assert dev["name"] == "kitchen" and dev["sw_version"] == "0.7.1"

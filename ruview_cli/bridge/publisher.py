@@ -1,6 +1,6 @@
 """The MQTT side of the bridge: one paho-mqtt client, reconnecting, with a bounded queue.
 
-paho's network thread reconnects with exponential back-off (1 s to 30 s). While the broker is
+paho's network thread reconnects with exponential back-off (1 s to 15 s). While the broker is
 away, messages wait in a bounded queue: state and availability are coalesced per topic (only
 the newest matters, so a long outage costs one entry per topic), events and raw frames are kept
 in order up to `queue_max` and the oldest are dropped beyond that, counted, never silently.
@@ -21,7 +21,7 @@ from ruview_cli.errors import UsageError
 
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 RECONNECT_MIN_S = 1
-RECONNECT_MAX_S = 30
+RECONNECT_MAX_S = 15
 KEEPALIVE_S = 30
 
 

@@ -15,7 +15,7 @@ from ruview_cli.bridge import homeassistant
 from ruview_cli.bridge.naming import NodeIdentity, NodeNamer
 from ruview_cli.bridge.publisher import Publisher
 from ruview_cli.bridge.topics import Topics
-from ruview_cli.bridge.tracker import Message, NodeTracker, _json
+from ruview_cli.bridge.tracker import Message, NodeTracker, json_bytes
 from ruview_cli.telemetry.receiver import StopFlag, receive
 
 TICK_S = 0.25
@@ -67,7 +67,7 @@ class BridgeSession:
         return out
 
     def _discovery(self, node: NodeIdentity) -> list[Message]:
-        return [Message(topic, _json(payload), qos=1, retain=True, kind="discovery")
+        return [Message(topic, json_bytes(payload), qos=1, retain=True, kind="discovery")
                 for topic, payload in homeassistant.configs(node, self.topics)]
 
     # -- per datagram --------------------------------------------------------------------------
@@ -91,7 +91,9 @@ class BridgeSession:
             if self.options.discovery:
                 for m in self._discovery(ident):
                     publish(m)
-        rate = ns.frame_rate(t) if ns is not None else 0.0
+        def rate() -> float:
+            return ns.frame_rate(t) if ns is not None else 0.0
+
         for m in tracker.on_packet(pkt, rate, t, data if self.options.raw else None):
             if m.kind == "event":
                 self.falls += 1

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from ruview_cli.bridge.naming import NodeIdentity
 from ruview_cli.bridge.topics import Topics
 
 VITALS_KINDS = ("vitals", "fused_vitals")
+_NOTHING: list = []
 
 
 @dataclass(frozen=True)
@@ -34,54 +35,70 @@ def _estimate(value: Optional[float]) -> Optional[float]:
     return round(float(value), 2)
 
 
-def state_of(pkt: Any, node: NodeIdentity, frame_rate_hz: float, t: float) -> dict[str, Any]:
-    confidence = getattr(pkt, "heart_confidence", None)
+STATE_KEYS = ("breathing_bpm", "heart_bpm", "presence", "motion", "n_persons", "rssi", "frame_rate_hz",
+              "firmware")
+
+
+def _state_values(pkt: Any, frame_rate_hz: float) -> tuple:
+    """Everything of the state that can change between packets, in STATE_KEYS order."""
     heart = _estimate(pkt.heart_bpm)
+    confidence = getattr(pkt, "heart_confidence", None)
     if confidence is not None and confidence <= 0:
         heart = None  # a node that says how sure it is, and is not, made no estimate
-    return {
-        "breathing_bpm": _estimate(pkt.breathing_bpm),
-        "heart_bpm": heart,
-        "presence": pkt.presence,
-        "motion": pkt.motion,
-        "n_persons": pkt.n_persons,
-        "rssi": pkt.rssi_dbm,
-        "frame_rate_hz": round(frame_rate_hz, 1),
-        "firmware": node.firmware,
-        "ts": round(t, 3),
-    }
+    flags = pkt.flags
+    return (_estimate(pkt.breathing_bpm), heart, bool(flags & 1), bool(flags & 4), pkt.n_persons,
+            pkt.rssi_dbm, round(frame_rate_hz, 1))
+
+
+def _encode_state(values: tuple, firmware_json: str, t: float) -> bytes:
+    # Hand-built JSON: this runs once per vitals packet for thousands of nodes, and json.dumps
+    # of a dict costs several times more. Every value is a number, bool or null by construction.
+    b, h, pres, mot, n, rssi, rate = values
+    return (f'{{"breathing_bpm":{_num(b)},"heart_bpm":{_num(h)},"presence":{"true" if pres else "false"},'
+            f'"motion":{"true" if mot else "false"},"n_persons":{int(n)},"rssi":{int(rssi)},'
+            f'"frame_rate_hz":{_num(rate)},"firmware":{firmware_json},"ts":{t:.3f}}}').encode()
+
+
+def _num(x: Optional[float]) -> str:
+    return "null" if x is None else repr(float(x))
 
 
 class NodeTracker:
     """Per-node publishing state: last state sent, fall edge, online/offline."""
 
-    __slots__ = ("node", "topics", "last_state", "fall_active", "online", "last_seen", "falls")
+    __slots__ = ("node", "topics", "last_state", "fall_active", "online", "last_seen", "falls",
+                 "_state_topic", "_firmware_json")
 
     def __init__(self, node: NodeIdentity, topics: Topics):
         self.node = node
         self.topics = topics
-        self.last_state: Optional[dict[str, Any]] = None
+        self._state_topic = topics.state(node.name)
+        self._firmware_json = json.dumps(node.firmware)
+        self.last_state: Optional[tuple] = None
         self.fall_active = False
         self.online = False
         self.last_seen = 0.0
         self.falls = 0
 
-    def on_packet(self, pkt: Any, frame_rate_hz: float, t: float, raw: Optional[bytes] = None) -> list[Message]:
-        out: list[Message] = []
+    def on_packet(self, pkt: Any, frame_rate: Callable[[], float], t: float,
+                  raw: Optional[bytes] = None) -> list[Message]:
+        """Messages for this packet; `frame_rate()` is asked only when a state is built."""
         self.last_seen = t
+        kind = pkt.kind
+        if self.online and kind not in VITALS_KINDS and raw is None:
+            return _NOTHING  # the common case for feature packets: nothing to say
+        out: list[Message] = []
         if not self.online:
             self.online = True
             out.append(self.availability_message())
-        kind = pkt.kind
         if kind in VITALS_KINDS:
-            state = state_of(pkt, self.node, frame_rate_hz, t)
-            comparable = {k: v for k, v in state.items() if k != "ts"}
-            if self.last_state != comparable:
-                self.last_state = comparable
-                out.append(Message(self.topics.state(self.node.name), _json(state)))
+            values = _state_values(pkt, frame_rate())
+            if self.last_state != values:
+                self.last_state = values
+                out.append(Message(self._state_topic, _encode_state(values, self._firmware_json, t)))
             if pkt.fall and not self.fall_active:
                 self.falls += 1
-                out.append(Message(self.topics.event(self.node.name), _json({
+                out.append(Message(self.topics.event(self.node.name), json_bytes({
                     "event_type": "fall", "node": self.node.name, "node_id": self.node.node_id,
                     "address": self.node.ip, "ts": round(t, 3)}), qos=1, kind="event"))
             self.fall_active = pkt.fall
@@ -102,5 +119,5 @@ class NodeTracker:
                        kind="availability")
 
 
-def _json(obj: dict[str, Any]) -> bytes:
+def json_bytes(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
