@@ -15,7 +15,9 @@ class StatusLine:
         if now < self._next:
             return
         self._next = now + REFRESH_S
-        line = self._session.status_line()[: max(20, self._err.width - 1)]
+        from ruview_cli.cli._text import plain
+
+        line = plain(self._session.status_line())[: max(20, self._err.width - 1)]
         self._err.file.write("\r\x1b[2K" + line)
         self._err.file.flush()
 

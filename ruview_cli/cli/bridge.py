@@ -84,9 +84,9 @@ def bridge(
             sys.stdout.write(json.dumps({"event": event, **info}, separators=(",", ":")) + "\n")
             sys.stdout.flush()
         elif event in ("connected", "disconnected", "connect_failed"):
-            from rich.markup import escape
+            from ruview_cli.cli._text import safe
 
-            err.print(escape(f"ruview bridge: {event} {info.get('broker', '')} {info.get('reason', '')}".rstrip()))
+            err.print(safe(f"ruview bridge: {event} {info.get('broker', '')} {info.get('reason', '')}".rstrip()))
 
     def factory(**kw):
         return Publisher(target, password=secret, client_id=client_id, queue_max=queue,
