@@ -86,3 +86,16 @@ def test_queue_while_disconnected_is_bounded_and_counts_drops():
         pub.publish(Message("ruview/n/event", b"%d" % i, qos=1, kind="event"))
     assert pub.queued == 101  # one coalesced state + the 100 newest events
     assert pub.dropped == 900 and pub.coalesced == 999
+
+
+def test_broker_password_comes_from_the_secrets_file_by_host(tmp_path, monkeypatch):
+    from ruview_cli.bridge.credentials import broker_password
+    from ruview_cli.bridge.publisher import MqttTarget
+
+    inv = tmp_path / "ruview.toml"
+    (tmp_path / "ruview.secrets.toml").write_text('[mqtt]\n"broker.lan:8883" = "tls-pw"\n"broker.lan" = "pw"\n')
+    monkeypatch.setenv("RUVIEW_INVENTORY", str(inv))
+    assert broker_password(MqttTarget("mqtts", "broker.lan", 8883, "u"), None, None) == "tls-pw"
+    assert broker_password(MqttTarget("mqtt", "broker.lan", 1883, "u"), None, None) == "pw"
+    assert broker_password(MqttTarget("mqtt", "broker.lan", 1883, None), None, None) is None  # anonymous
+    assert broker_password(MqttTarget("mqtt", "other", 1883, "u"), None, "in-url") == "in-url"

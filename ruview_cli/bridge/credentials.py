@@ -25,9 +25,4 @@ def broker_password(target: MqttTarget, option: Optional[str], from_url: Optiona
         return None
     from ruview_cli.inventory import Secrets
 
-    table = Secrets.load()._section("mqtt") or {}
-    for key in (f"{target.host}:{target.port}", target.host):
-        value = table.get(key)
-        if value is not None:
-            return str(value)
-    return None
+    return Secrets.load().broker_password(target.host, target.port)
