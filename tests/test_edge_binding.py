@@ -143,7 +143,7 @@ def test_tier0_sends_every_frame_raw_and_feature_state_only():
 
 
 def test_tier2_sends_vitals_every_vital_int_of_frame_time_then_features():
-    frames = _frames(seconds=20.0, rate=20.0)
+    frames = _frames(seconds=20.0, rate=20.0, loss=0.0)  # the schedule, not frame drops
     out = _run(_edge.EdgePipeline(node_id=4, edge_tier=2, vital_int=500), frames)
     kinds = [p.kind for _, pkts in out for p in pkts]
     assert set(kinds) <= {"csi_raw", "csi_compressed", "vitals", "features", "feature_state"}
@@ -258,23 +258,20 @@ def test_pipelines_run_in_parallel_threads():
     assert not errors
 
 
-def test_a_person_who_walks_in_is_present_with_a_plausible_breathing_rate():
-    """A smoke check of the DSP through the binding (benchmarks/dsp_accuracy.py measures it
-    over many rooms). The room is empty while the adaptive presence calibration runs (warm-up of
-    vital_win frames + 1200 frames = 72.8 s at 20 Hz); the first room whose band ripple is
-    typical indoors (6-15 dB)."""
-    kw = dict(rate_hz=20.0, enter_s=90.0, stay_s=60.0, away_s=30.0, rate_bpm=15.0)
+def test_a_person_who_walks_in_is_present_and_any_breathing_rate_is_right():
+    """A smoke check of the DSP through the binding (benchmarks/dsp_accuracy.py measures
+    coverage and accuracy over many rooms): an empty room is not occupied, a person walking in is
+    detected at once, and every breathing rate the node reports while they stand is right."""
+    kw = dict(rate_hz=20.0, enter_s=90.0, stay_s=60.0, away_s=30.0, rate_bpm=15.0, body_db=-8.0)
     sc = next(s for s in (make_scenario("enter-leave", seed=i, **kw) for i in range(1, 50))
               if 6.0 <= s.static_ripple_db() <= 15.0)
-    calibrated = (256 + 1200) / 20.0
     out = _run(_edge.EdgePipeline(edge_tier=2), list(sc.frames(150.0)))
     vit = [(f.t, p) for f, pkts in out for p in pkts if p.kind == "vitals"]
-    empty = [(round(t), v.presence_score) for t, v in vit if calibrated < t < 90.0 and v.presence]
-    assert not empty, f"empty room reported occupied after calibration at (s, score): {empty}"
-    still = [(t, v) for t, v in vit if 110.0 < t < 150.0]
-    assert sum(v.presence for _, v in still) >= 0.8 * len(still)
-    br = sorted(v.breathing_bpm for _, v in still if v.breathing_bpm > 0)
-    assert br and abs(br[len(br) // 2] - sc.truth(130.0).breathing_bpm[0]) <= 2.0
+    empty = [(round(t), v.presence_score) for t, v in vit if 20.0 < t < 90.0 and v.presence]
+    assert not empty, f"empty room reported occupied at (s, score): {empty}"
+    assert all(v.presence for t, v in vit if 92.0 <= t <= 100.0)  # walking in, then standing
+    br = [(t, v.breathing_bpm) for t, v in vit if 100.0 < t < 150.0 and v.breathing_bpm]
+    assert all(abs(b - sc.truth(t).breathing_bpm[0]) <= 1.5 for t, b in br), br
 
 
 def test_state_size_is_the_cores():

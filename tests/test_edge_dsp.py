@@ -24,12 +24,12 @@ def _vitals(sc, seconds: float, after: float = 30.0):
     return pipe, out
 
 
-@pytest.mark.parametrize("rate, decimation", [(10.0, (1,)), (20.0, (2,)), (28.5, (2,)), (100.0, (6, 7, 8))])
+@pytest.mark.parametrize("rate, decimation", [(10.0, (1,)), (20.0, (2,)), (28.5, (3,)), (100.0, (7, 8, 9, 10, 11, 12, 13))])
 def test_any_input_rate_is_measured_and_brought_to_the_design_rate(rate, decimation):
     pipe, vit = _vitals(make_scenario("breathing", seed=1, rate_hz=rate, body_db=-8.0), 40.0)
     i = pipe.internals
     assert abs(i["input_rate_hz"] - 0.95 * rate) < 0.06 * rate  # 5 % of the frames are dropped
-    assert i["decimation"] in decimation and 7.0 <= i["dsp_rate_hz"] <= 18.0
+    assert i["decimation"] in decimation and 7.0 <= i["dsp_rate_hz"] <= 14.0
     assert len(vit) >= 9  # a vitals packet a second whatever the rate
 
 

@@ -24,9 +24,13 @@ and frames never depend on the order in which they are asked for. Facts the mode
   below ~1 m/s (same source). Transitions other than falls follow a minimum-jerk profile
   (Flash & Hogan, J. Neurosci. 1985).
 
-A body is a set of reflecting points (its "sub-paths"): chest, abdomen, shoulders, head, two arms,
-two legs. Their positions follow the posture; chest and abdomen also carry the breathing and
-heartbeat displacement along the body's front normal.
+A body is a set of reflecting points (its "sub-paths"): chest, abdomen, the two side walls of the
+rib cage, shoulders, head, two arms, two legs. Their positions follow the posture; the torso
+points also carry the breathing and heartbeat displacement along their surface normal — the rib
+cage widens front-to-back and sideways when breathing in (pump- and bucket-handle motion of the
+ribs, respiratory physiology texts), the abdomen moves forward (diaphragm) — so a person seen
+side-on still breathes into the channel, only less (Wang et al., "Human respiration detection
+with commodity WiFi devices: do user location and body orientation matter?", UbiComp 2016).
 """
 
 from __future__ import annotations
@@ -52,9 +56,11 @@ MOVING_KINDS = (WALK, SIT_DOWN, STAND_UP, BEND, FALL)
 # reflecting points: name, height along the body axis (m, standing), lateral offset (m),
 # forward offset (m), radar cross-section share, breathing gain, heartbeat gain, part
 POINTS = (
-    ("chest", 1.30, 0.00, 0.12, 0.26, 1.0, 1.0, "upper"),
-    ("abdomen", 1.05, 0.00, 0.12, 0.22, 1.3, 0.3, "upper"),
-    ("shoulders", 1.45, 0.00, 0.00, 0.12, 0.3, 0.1, "upper"),
+    ("chest", 1.30, 0.00, 0.12, 0.20, 1.0, 1.0, "upper"),
+    ("abdomen", 1.05, 0.00, 0.12, 0.18, 1.3, 0.3, "upper"),
+    ("rib_l", 1.25, 0.17, 0.00, 0.06, 0.5, 0.2, "upper"),  # lateral rib-cage wall
+    ("rib_r", 1.25, -0.17, 0.00, 0.06, 0.5, 0.2, "upper"),
+    ("shoulders", 1.45, 0.00, 0.00, 0.10, 0.3, 0.1, "upper"),
     ("head", 1.62, 0.00, 0.05, 0.10, 0.1, 0.0, "upper"),
     ("arm_l", 1.10, 0.25, 0.00, 0.075, 0.0, 0.0, "arm"),
     ("arm_r", 1.10, -0.25, 0.00, 0.075, 0.0, 0.0, "arm"),
@@ -62,6 +68,8 @@ POINTS = (
     ("leg_r", 0.50, -0.10, 0.05, 0.075, 0.0, 0.0, "leg"),
 )
 N_POINTS = len(POINTS)
+# surface normal of each point: +1 / -1 lateral (the rib cage's side walls), 0 forward
+_SIDE = np.array([{"rib_l": 1.0, "rib_r": -1.0}.get(p[0], 0.0) for p in POINTS])
 _H = np.array([p[1] for p in POINTS])
 _LAT = np.array([p[2] for p in POINTS])
 _FWD = np.array([p[3] for p in POINTS])
@@ -188,14 +196,15 @@ class Heartbeat(Rhythm):
 
 
 class Sway:
-    """Postural sway: a sum of sinusoids with a 1/f amplitude spectrum, 0.02-0.4 Hz (closed
-    form, so a pure function of time), RMS `rms_m` along each horizontal axis."""
+    """Postural sway: a sum of sinusoids, 0.02-0.4 Hz, amplitudes ∝ 1/f (a random-walk-like
+    1/f² power spectrum: Collins & De Luca, Exp. Brain Res. 1993) in closed form, so a pure
+    function of time; RMS `rms_m` along each horizontal axis."""
 
     def __init__(self, rng: random.Random, rms_m: float, n: int = 8):
         self.terms = []
         for axis in range(2):
             fs = [math.exp(rng.uniform(math.log(0.02), math.log(0.4))) for _ in range(n)]
-            amps = [1.0 / f ** 0.5 for f in fs]
+            amps = [1.0 / f for f in fs]
             norm = rms_m / math.sqrt(sum(a * a for a in amps) / 2.0)
             self.terms.append([(a * norm, 2 * math.pi * f, rng.uniform(0, 2 * math.pi)) for a, f in zip(amps, fs)])
 
@@ -358,6 +367,9 @@ class Person:
         lean = np.where(_UPPER, (tilt + bend)[:, None], tilt[:, None])
         nf, nz = np.cos(lean), -np.sin(lean)
         N = np.concatenate([nf[:, :, None] * fwd[:, None, :], nz[:, :, None]], axis=2)
+        side = _SIDE != 0.0  # the rib cage also widens sideways (bucket-handle motion)
+        N[:, side, :2] = _SIDE[side][None, :, None] * lat[:, None, :]
+        N[:, side, 2] = 0.0
         return P, N, vis
 
     def chest(self, t: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ from ruview_cli.sim.channel import C_LIGHT, OFFSETS, Receiver, Room, channel_fre
 BOOT_US = 3_900_000  # frame timestamps start after the node's 3.9 s boot
 WINDOW_S = B.WINDOW_S
 HORIZON_S = 6 * 3600.0  # activity plans cover this much scenario time
+DEFAULT_BODY_DB = -10.0
 _BLOCK = 32  # frames synthesised per numpy block
 USED = (OFFSETS != 0) & (np.abs(OFFSETS) < 27)  # the L-LTF's data/pilot subcarriers
 
@@ -220,20 +221,24 @@ class Scenario:
         self.snr_db = snr_db
         self.period_s = (1.0 / rate_hz) * (1.0 + rng.uniform(-0.01, 0.01))  # clock drift
         self.receiver = Receiver(rng, n_subcarriers, snr_db, bool(agc))
-        # body reflection strength below the static channel, per person (dB)
-        self.body_db = list(body_db) if body_db else [rng.uniform(-22.0, -8.0) for _ in persons]
+        # body reflection strength below the static channel, per person (dB): realistic rooms
+        # give -8..-22 dB (benchmarks/dsp_accuracy.py draws from that range); the default is a
+        # person ~1-2 m from the link
+        self.body_db = list(body_db) if body_db else [DEFAULT_BODY_DB] * len(persons)
         self._bodies = []
         for p, db in zip(persons, self.body_db):
             phases = np.array([rng.uniform(0, 2 * math.pi) for _ in range(B.N_POINTS)])
             # scale: the standing body at its spot reflects db below the static channel
             # the points add coherently (their paths differ by far less than c / 20 MHz), so
-            # the scale comes from the body's own response across the band where it stands
-            spot_t = np.array([next((s.t0 for s in p.segments if s.kind in B.STILL_KINDS), 0.0)])
-            P, N, _ = p.points(spot_t)
-            L, spread = room.paths(P, N, np.zeros((1, B.N_POINTS)))
-            amp = np.sqrt(B.RCS) * spread[0] * np.exp(1j * phases)
-            resp = (amp[:, None] * np.exp(-2j * np.pi * room.freqs[None, :] * L[0][:, None] / C_LIGHT)).sum(0)
-            power = float(np.mean(np.abs(resp[USED]) ** 2))
+            # the body's own response across the band where it first stands still, averaged over
+            # 20 s of breathing and sway (small motions move the points' phases a lot)
+            t0 = next((s.t0 for s in p.segments if s.kind in B.STILL_KINDS), 0.0)
+            ts = t0 + np.arange(0.0, 20.0, 0.5)
+            P, N, _ = p.points(ts)
+            L, spread = room.paths(P, N, p.chest(ts))
+            amp = np.sqrt(B.RCS)[None, :] * spread * np.exp(1j * phases)[None, :]
+            resp = (amp[:, :, None] * np.exp(-2j * np.pi * room.freqs[None, None, :] * L[:, :, None] / C_LIGHT)).sum(1)
+            power = float(np.mean(np.abs(resp[:, USED]) ** 2))
             g = math.sqrt(10.0 ** (db / 10.0) / power) * np.sqrt(B.RCS)
             self._bodies.append((p, g, phases))
         self._n = 0  # nominal frame index

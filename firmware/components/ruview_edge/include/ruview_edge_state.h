@@ -142,6 +142,8 @@ struct rv_edge {
     rv_spec_job_t spec;            /* heart spectrum in progress */
     float heart_last, heart_last_conf; /* last finished spectrum's peak (BPM) and share */
     float heart_prev;              /* the one before it: a rate is reported when they agree */
+    float breath_last, breath_last_conf; /* last breathing spectrum's peak (BPM) and share */
+    bool  spec_heart;              /* the spectrum in progress is the heart band's */
     uint8_t n_persons;
 
     /* ---- presence calibration (tier 2, pres_thresh == 0) ---- */

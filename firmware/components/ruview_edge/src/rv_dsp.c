@@ -34,10 +34,10 @@
 #define MIN_FS            5.0f
 #define MAX_FS            60.0f
 #define MAX_IN_FS         250.0f    /* input rates measured up to this */
-#define DSP_FS            12.0f     /* design rate: the DSP runs on every D-th frame, D =
-                                     * round(input rate / 12), so it sees 7..18 Hz */
+#define DSP_FS            10.0f     /* design rate: the DSP runs on every D-th frame, D =
+                                     * round(input rate / 10), so it sees 7..14 Hz */
 #define DSP_FS_LO         7.0f
-#define DSP_FS_HI         18.0f
+#define DSP_FS_HI         14.0f
 #define REDESIGN_TOL      0.05f
 #define MOTION_TAU_S      1.0f
 #define FAST_TAU_S        0.25f
@@ -72,6 +72,11 @@
 #define HEART_HI_HZ       2.5f
 #define HEART_CONF_MIN    0.5f      /* peak share; noise alone gives ~0.15-0.3 */
 #define HEART_AGREE_BPM   3.0f
+#define BREATH_CONF_MIN   0.3f      /* spectral peak share of the breathing band */
+#define BREATH_AGREE_BPM  2.0f
+#define BREATH_MIN_SPAN_S 20.0f     /* history a breathing rate is measured on: 2-12 cycles */
+#define BREATH_LO_HZ      0.1f      /* breathing searched: 6-36 BPM */
+#define BREATH_HI_HZ      0.6f
 #define MIN_POWER         2.0f      /* I^2+Q^2 below this: phase is noise, subcarrier skipped */
 
 static float ew_alpha(float dt, float tau)
@@ -195,6 +200,7 @@ void rv_dsp_reset(rv_edge_t *e)
     e->breath_bpm = e->heart_bpm = 0.0f;
     e->spec.nf = 0;
     e->heart_last = e->heart_prev = e->heart_last_conf = 0.0f;
+    e->breath_last = e->breath_last_conf = 0.0f;
     e->n_persons = 0;
     e->calibrated = false;
     e->cal_n = 0;
@@ -368,8 +374,8 @@ static void update_fall(rv_edge_t *e, uint64_t now_us)
 }
 
 /* The input rate (every frame) and the decimation factor D that
- * brings it to the DSP's design rate: kept while input rate / D stays in 7..18 Hz, else
- * round(rate / 12). CSI arrives at 10-150 Hz depending on traffic; the filters, windows and
+ * brings it to the DSP's design rate: kept while input rate / D stays in 7..14 Hz, else
+ * round(rate / 10). CSI arrives at 10-150 Hz depending on traffic; the filters, windows and
  * the per-frame cost are designed for ~12 Hz, and a breathing/heart band needs no more. */
 static bool decimate(rv_edge_t *e, uint64_t now_us)
 {
@@ -689,20 +695,33 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
             h = rv_biquad_run(&e->bp_heart[i], h);
         rv_hist_t *H = &e->hist;
         uint16_t cap = e->cfg.vital_win;
+        if ((float)(now_us - e->first_ts_us) * 1e-6f < VAR_TAU_S || gross || settled)
+            H->count = H->head = 0; /* start-up swings and body motion are not a rhythm: the
+                                     * rates are measured on what follows */
         H->breath[H->head] = b;
         H->heart[H->head] = h;
         H->t_ms[H->head] = t_ms;
         H->head = (uint16_t)((H->head + 1u) % cap);
         if (H->count < cap)
             H->count++;
-        /* the heart spectrum, a few grid points per frame (the vitals frame pays no more) */
-        if (e->spec.nf == 0)
+        /* the breathing and heart spectra, in turn, a few grid points per frame (no frame, the
+         * vitals frame included, pays for a whole spectrum) */
+        if (e->spec.nf == 0) {
+            e->spec_heart = !e->spec_heart;
             rv_spec_start(&e->spec, H->t_ms, H->count, (H->head + cap - H->count) % cap, cap,
-                          HEART_LO_HZ, HEART_HI_HZ);
-        if (rv_spec_step(&e->spec, H->heart, cap, RV_SPEC_BINS_PER_FRAME)) {
-            e->heart_prev = e->heart_last;
-            e->heart_last = rv_spec_peak(&e->spec, e->breath_bpm / 60.0f, &e->heart_last_conf);
-            e->spec.nf = 0; /* the next frame starts a new one on the newer history */
+                          e->spec_heart ? HEART_LO_HZ : BREATH_LO_HZ,
+                          e->spec_heart ? HEART_HI_HZ : BREATH_HI_HZ);
+        }
+        if (rv_spec_step(&e->spec, e->spec_heart ? H->heart : H->breath, cap,
+                         RV_SPEC_BINS_PER_FRAME)) {
+            if (e->spec_heart) {
+                e->heart_prev = e->heart_last;
+                e->heart_last = rv_spec_peak(&e->spec, e->breath_last / 60.0f,
+                                             &e->heart_last_conf);
+            } else {
+                e->breath_last = rv_spec_peak(&e->spec, 0.0f, &e->breath_last_conf);
+            }
+            e->spec.nf = 0; /* the next frame starts the other one on the newer history */
         }
 
         /* per-top-K-channel breathing period, for the persons estimate */
@@ -820,8 +839,19 @@ void rv_dsp_vitals_update(rv_edge_t *e, uint64_t now_us)
     const rv_hist_t *H = &e->hist;
     uint16_t cap = e->cfg.vital_win;
     int start = (H->head + cap - H->count) % cap;
-    float cb = 0.0f, ch = 0.0f, h = 0.0f;
-    float b = rv_crossing_rate(H->breath, H->t_ms, H->count, start, cap, &cb);
+    float cb = 0.0f, ch = 0.0f, h = 0.0f, b = 0.0f;
+    /* breathing: the spectral peak of the history when it holds enough of the band's power
+     * (noise spreads it: ~0.1-0.2), confirmed by the hysteretic crossing rate (>= ~2 cycles,
+     * within 2 BPM): a peak and a rhythm that agree */
+    float cr = rv_crossing_rate(H->breath, H->t_ms, H->count, start, cap, NULL);
+    float span_s = H->count > 1 ? (float)(uint32_t)(H->t_ms[(start + H->count - 1) % cap] -
+                                                    H->t_ms[start % cap]) * 1e-3f : 0.0f;
+    if (span_s >= BREATH_MIN_SPAN_S && e->breath_last > 0.0f &&
+        e->breath_last_conf >= BREATH_CONF_MIN && cr > 0.0f &&
+        fabsf(cr - e->breath_last) <= BREATH_AGREE_BPM) {
+        b = e->breath_last;
+        cb = e->breath_last_conf;
+    }
     /* heart: the strongest peak of the last two finished spectra (rv_dsp_frame), reported only
      * when it holds most of the band's power and both agree: a heartbeat is a small motion, and
      * no heart rate is better than a wrong one */
@@ -840,6 +870,8 @@ void rv_dsp_vitals_update(rv_edge_t *e, uint64_t now_us)
     }
     if (b >= 5.0f && b <= 40.0f)
         e->breath_bpm = e->breath_bpm > 0.0f ? e->breath_bpm + 0.4f * (b - e->breath_bpm) : b;
+    else
+        e->breath_bpm = e->breath_conf = 0.0f; /* no confirmed rate now: no estimate */
     if (h >= 40.0f && h <= 180.0f)
         e->heart_bpm = e->heart_bpm > 0.0f ? e->heart_bpm + 0.4f * (h - e->heart_bpm) : h;
     else

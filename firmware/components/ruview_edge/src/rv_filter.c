@@ -138,8 +138,8 @@ float rv_crossing_rate(const float *y, const uint32_t *t_ms, int n, int start, i
         s += dn.sum;
         s2 += dn.sum2;
     }
-    if (periods < 1.0f || span <= 0.0f)
-        return 0.0f;
+    if (periods < 3.0f || span <= 0.0f)
+        return 0.0f; /* fewer than ~2 cycles: one odd swing (a filter settling) is not a rate */
     if (conf) {
         float mean = s / periods;
         float var = s2 / periods - mean * mean;
