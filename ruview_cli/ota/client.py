@@ -243,6 +243,8 @@ def await_new_version(host: str, port: int, new_version: str, new_digest: str, b
                 uptime = st.get("uptime_s")
                 if isinstance(uptime, int) and isinstance(old_uptime, int) and uptime < old_uptime:
                     restarted = True
+                if st.get("ota_state") == "pending_verify":
+                    restarted = True  # only a freshly booted new image verifies itself
                 if restarted:
                     last = st
                 verdict = _judge(st, new_version, new_digest.lower(),
