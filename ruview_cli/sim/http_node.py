@@ -75,6 +75,10 @@ class _Dropped(Exception):
     """The drop-after fault fired: the link dies mid-body."""
 
 
+class _FlashError(Exception):
+    """esp_ota_write failed: the firmware answers 500 write_failed and closes."""
+
+
 class _Refuse(Exception):
     def __init__(self, status: int, code: str, message: str | None = None):
         message = message if message is not None else _OURS_TEXT.get(code, code)
@@ -317,6 +321,11 @@ class NodeRequestHandler(BaseHTTPRequestHandler):
         except _Refuse as refuse:   # first byte not 0xE9: flash untouched
             self._refuse_ours(refuse, length - refuse.received, False)
             return
+        except _FlashError as exc:
+            sessions[0].abort()
+            self._error(500, "write_failed", f"OTA write failed: {exc}")
+            self.close_connection = True
+            return
         except (_Dropped, OSError) as exc:
             for session in sessions:
                 session.abort()
@@ -384,7 +393,10 @@ class NodeRequestHandler(BaseHTTPRequestHandler):
                     refuse.received = len(chunk)
                     raise refuse
                 sessions.append(node.ota_begin())
-            sessions[0].write(chunk)
+            try:
+                sessions[0].write(chunk)
+            except OSError as exc:
+                raise _FlashError(str(exc)) from None
             digest.update(chunk)
             total += len(chunk)
             if rate:
