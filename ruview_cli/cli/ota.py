@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 
+from ruview_cli.cli._text import safe
 from ruview_cli.cli.common import console, emit_json, report_errors
 from ruview_cli.errors import EXIT_OK, RuviewError, UsageError
 
@@ -22,7 +23,7 @@ Rollout: the canary (--canary nodes) first, then waves (--wave, default 25 % of 
 
 Outcomes per node: updated, skipped, rolled_back, failed, unreachable, unknown (took the image, then not seen running it in time: `ruview status` settles it), untouched. Exit code: 0 all updated or skipped, 1 none did, 3 partial, 2 usage error.
 
---json prints one object: ok, error (null when ok), image (chip, version, size, sha256, ...), plan (waves: index, kind, nodes), plan_settings (value and source of canary, wave, max_parallel, halt_after), excluded, dry_run, halted, journal, nodes (key, host, port, name, mac, outcome, message, fix, warning, version_before, version_after, rolled_back_from, verified, auth, rollback_capable, bytes_sent, upload_seconds, seconds), summary (count per outcome), exit_code. On an error before the rollout: {"ok": false, "error", "fix", "exit_code"}.
+--json prints one object: ok, error (null when ok), image (chip, version, size, sha256, ...), plan (waves: index, kind, nodes), plan_settings (value and source of canary, wave, max_parallel, halt_after), dry_run, halted, journal, nodes (key, host, port, name, mac, outcome, message, fix, warning, version_before, version_after, rolled_back_from, verified, auth, rollback_capable, bytes_sent, upload_seconds, seconds), summary (count per outcome), exit_code. On an error before the rollout: {"ok": false, "error", "fix", "exit_code"}.
 
 [b]Examples[/b]
 
@@ -147,7 +148,7 @@ def _result_json(prep, result) -> dict:
             "plan": [w.to_json() for w in prep.waves],
             "plan_settings": {k: {"value": v, "source": prep.plan_sources[k]}
                               for k, v in prep.plan.items()},
-            "excluded": prep.excluded, "dry_run": result is None,
+            "dry_run": result is None,
             "halted": bool(result and result.halted), "journal": str(prep.journal_path),
             "nodes": nodes, "summary": result.summary if result else {}, "exit_code": code}
 
@@ -157,30 +158,25 @@ _STYLE = {"updated": "green", "skipped": "cyan", "rolled_back": "yellow", "faile
 
 
 def _print_plan(out, prep) -> None:
-    from rich.markup import escape
-
     info = prep.image.info
-    out.print(escape(f"Image: {info.project_name} {info.version} ({info.size} bytes, "
+    out.print(safe(f"Image: {info.project_name} {info.version} ({info.size} bytes, "
                      f"{info.chip}, IDF {info.idf_ver})"))
     if prep.done_before:
-        out.print(escape(f"Already done: {', '.join(prep.done_before)}"))
-    if prep.excluded:
-        out.print(escape(f"Not adopted, left out: {', '.join(prep.excluded)}"))
+        out.print(safe(f"Already done: {', '.join(prep.done_before)}"))
     for w in prep.waves:
         label = "canary" if w.kind == "canary" else f"wave {w.index}"
         hosts = ", ".join(k if k in (t.host, f"{t.host}:{t.port}") else f"{k} ({t.host}:{t.port})"
                           for k in w.nodes for t in (prep.targets[k],))
-        out.print(f"  {label}: {escape(hosts)}")
+        out.print(f"  {label}: {safe(hosts)}")
     p, src = prep.plan, prep.plan_sources
     settings = ", ".join(f"{label} {p[k] if k != 'halt_after' or p[k] else 'never'} ({src[k]})"
                          for k, label in (("canary", "canary"), ("wave", "wave"),
                                           ("max_parallel", "max-parallel"),
                                           ("halt_after", "halt after")))
-    out.print(escape(f"Plan: {settings}"))
+    out.print(safe(f"Plan: {settings}"))
 
 
 def _print_results(out, result) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(show_edge=False, pad_edge=False)
@@ -189,19 +185,19 @@ def _print_results(out, result) -> None:
     for n in result.nodes:
         outcome = n.get("outcome", "untouched")
         ver = n.get("version_after") or ("" if outcome == "unknown" else n.get("version_before")) or ""
-        detail = escape(n.get("message") or "")
+        detail = safe(n.get("message") or "")
         if n.get("fix") and outcome not in ("updated", "skipped"):
-            detail += f"\nfix: {escape(n['fix'])}"
+            detail += f"\nfix: {safe(n['fix'])}"
         if n.get("warning"):
-            detail += f"\n[yellow]warning:[/] {escape(n['warning'])}"
-        table.add_row(escape(n["key"]), f"[{_STYLE.get(outcome, '')}]{outcome}[/]", escape(ver),
+            detail += f"\n[yellow]warning:[/] {safe(n['warning'])}"
+        table.add_row(safe(n["key"]), f"[{_STYLE.get(outcome, '')}]{outcome}[/]", safe(ver),
                       detail)
     out.print(table)
     out.print(", ".join(f"{v} {k}" for k, v in result.summary.items() if v))
     if result.halted and result.summary.get("untouched"):
         out.print(f"[bold red]Rollout halted[/]: the remaining nodes were not touched. Fix the "
                   f"cause, then `ruview ota --resume` (journal: "
-                  f"{escape(str(result.prepared.journal_path))}).")
+                  f"{safe(str(result.prepared.journal_path))}).")
 
 
 class RolloutView:
@@ -256,9 +252,7 @@ class RolloutView:
         if not self.enabled:
             return
         style = _STYLE.get(result.outcome, "")
-        from rich.markup import escape
-
-        line = f"{escape(result.key)}: [{style}]{result.outcome}[/] {escape(result.message)}"
+            line = f"{safe(result.key)}: [{style}]{result.outcome}[/] {safe(result.message)}"
         task = self.tasks.get(result.key)
         if task is not None and self.bars is not None:
             self.bars.update(task, phase=f"[{style}]{result.outcome}[/]")

@@ -7,6 +7,7 @@ from typing import List, Optional
 import typer
 
 from ruview_cli.cli.common import console, emit_json, report_errors
+from ruview_cli.cli._text import safe
 from ruview_cli.errors import UsageError, fleet_exit_code
 
 ORDER = 20
@@ -86,7 +87,6 @@ def status_cmd(
             nodes.append(row)
         emit_json({"nodes": nodes})
     else:
-        from rich.markup import escape
         from rich.table import Table
 
         from ruview_cli.cli._render_nodes import dash
@@ -98,18 +98,18 @@ def status_cmd(
         for t, st, err in results:
             addr = t.host if t.port == 8032 else f"{t.host}:{t.port}"
             if st is None:
-                tbl.add_row(t.name or "—", addr, "[red]unreachable[/]", "", "", "", "", "")
+                tbl.add_row(dash(t.name), safe(addr), "[red]unreachable[/]", "", "", "", "", "")
                 continue
             if st.flavor != "ours":
                 ota = "[yellow]no rollback (RuView 0.6)[/]"
             elif not st.has_rollback:
                 ota = f"{dash(st.ota_state)} · [yellow]rollback_capable: false[/]"
             elif st.rollback:
-                ota = f"[yellow]{st.ota_state} · rolled back from {escape(st.rollback)}[/]"
+                ota = f"[yellow]{safe(st.ota_state)} · rolled back from {safe(st.rollback)}[/]"
             else:
                 ota = dash(st.ota_state)
             up = "—" if st.uptime_s is None else _uptime(st.uptime_s)
-            tbl.add_row(t.name or "—", addr, dash(st.version), dash(st.running_partition), ota,
+            tbl.add_row(dash(t.name), safe(addr), dash(st.version), dash(st.running_partition), ota,
                         up, dash(st.edge_tier), dash(st.node_id))
         from ruview_cli.cli._render_nodes import table_console
 
@@ -117,7 +117,7 @@ def status_cmd(
         out.print(tbl)
         for t, st, err in results:
             if err is not None:
-                out.print(f"[red]{t.label}[/]: {err.message}", soft_wrap=True)
+                out.print(f"[red]{safe(t.label)}[/]: {safe(err.message)}", soft_wrap=True)
     raise typer.Exit(fleet_exit_code(len(results) - failed, len(results)))
 
 

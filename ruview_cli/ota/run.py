@@ -65,7 +65,6 @@ class Prepared:
     plan: dict[str, Any]             # canary, wave, max_parallel, halt_after
     plan_sources: dict[str, str]     # setting -> "flag" | "journal" | "default"
     journal_path: Path
-    excluded: list[str] = field(default_factory=list)  # --all: inventory nodes not adopted
 
     @property
     def todo(self) -> list[str]:
@@ -116,29 +115,17 @@ def _plan_settings(req: OtaRequest, stored: dict | None) -> tuple[dict, dict]:
     return settings, sources
 
 
-def _targets_from_inventory(req: OtaRequest) -> tuple[list, list[str]]:
-    """NodeTargets for TARGETs / --group / --all; --all takes adopted nodes only."""
+def _targets_from_inventory(req: OtaRequest) -> list:
+    """NodeTargets for TARGETs / --group / --all. The inventory holds adopted nodes only:
+    discovery lists new nodes and moved addresses without writing them (issue 11.18)."""
     from ruview_cli.inventory import Inventory
     from ruview_cli.ota.rollout import NodeTarget
 
-    inv = Inventory.load()
-    resolved = inv.resolve(req.targets, group=req.group, all_=req.all_)
+    resolved = Inventory.load().resolve(req.targets, group=req.group, all_=req.all_)
     given = set(req.targets)
-    nodes, excluded = [], []
-    for t in resolved:
-        entry = inv.get(t.mac) if t.mac else None
-        asked_by_name = t.name in given or (t.mac in given if t.mac else False)
-        # Discovery lists new nodes without adopting them; --all and --group never take those.
-        if entry is not None and getattr(entry, "adopted", True) is False and not asked_by_name:
-            excluded.append(t.label)
-            continue
-        explicit = t.host in given or f"{t.host}:{t.port}" in given
-        nodes.append(NodeTarget(t.label, t.host, t.port, t.name, t.mac, address_given=explicit))
-    if not nodes:
-        raise UsageError("no adopted node to update" + (f" ({len(excluded)} found by discovery "
-                         "but not adopted)" if excluded else ""),
-                         "adopt nodes with `ruview discover --save` or `ruview nodes add`")
-    return nodes, excluded
+    return [NodeTarget(t.label, t.host, t.port, t.name, t.mac,
+                       address_given=t.host in given or f"{t.host}:{t.port}" in given)
+            for t in resolved]
 
 
 def prepare(req: OtaRequest) -> Prepared:
@@ -148,7 +135,6 @@ def prepare(req: OtaRequest) -> Prepared:
 
     jpath = journal_path(req.journal_file)
     done_before: dict[str, dict] = {}
-    excluded: list[str] = []
     if req.resume:
         if req.targets or req.group or req.all_:
             raise UsageError("--resume takes the nodes from the journal",
@@ -179,13 +165,13 @@ def prepare(req: OtaRequest) -> Prepared:
         if not req.targets and not req.group and not req.all_:
             raise UsageError("no nodes given", "name TARGETs, or use --group G or --all")
         image = read_image(req.image)
-        nodes, excluded = _targets_from_inventory(req)
+        nodes = _targets_from_inventory(req)
         todo = [n.key for n in nodes]
         plan, sources = _plan_settings(req, None)
     waves = P.plan_rollout(todo, canary=int(plan["canary"]), wave=plan["wave"],
                            max_parallel=int(plan["max_parallel"]))
     return Prepared(req, image, {n.key: n for n in nodes}, waves, done_before, plan, sources,
-                    jpath, excluded)
+                    jpath)
 
 
 class KeySource:
@@ -210,11 +196,7 @@ class KeySource:
                 self._secrets = None
         if self._secrets is None:
             return None
-        mac = target.mac or status.get("mac")
-        lookup = getattr(self._secrets, "ota_key_for", None)
-        if lookup is None:  # secrets store before contract A: same rule, older name
-            lookup = self._secrets.ota_psk
-        return lookup(mac)
+        return self._secrets.ota_key_for(target.mac or status.get("mac"))
 
 
 class AddressGuard:

@@ -8,7 +8,7 @@ only Bearer authentication when the operator confirmed the address (first use, a
 given on the command line, or --accept-new-address).
 
 File: ruview.ota-trust.json beside the inventory (no secret in it), rewritten atomically under
-the inventory's lock, merged with what other processes wrote meanwhile.
+the inventory's lock (read-merge-write), so concurrent runs keep each other's records.
 Format (version 1): {"version": 1, "nodes": {"<mac>": {"host", "port", "verified", "auth"}}}.
 """
 
@@ -27,13 +27,20 @@ def trust_path(inventory: Path | None = None) -> Path:
     return (inventory or inventory_path()).parent / "ruview.ota-trust.json"
 
 
-def _read(path: Path) -> dict:
+def _parse(text: str | None) -> dict:
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}  # missing or unreadable: no address is known yet (first use)
+        data = json.loads(text) if text else None
+    except ValueError:
+        data = None  # unreadable: no address is known yet (first use)
     nodes = data.get("nodes") if isinstance(data, dict) else None
     return nodes if isinstance(nodes, dict) else {}
+
+
+def _read(path: Path) -> dict:
+    try:
+        return _parse(path.read_text())
+    except OSError:
+        return {}
 
 
 class TrustRecord:
@@ -50,16 +57,19 @@ class TrustRecord:
         return entry["host"], port if isinstance(port, int) else 8032
 
     def verified(self, mac: str, host: str, port: int, auth: str) -> None:
-        """Record (merge into the file) that the node with `mac` proved itself at host:port."""
-        from ruview_cli.inventory import atomic_write, file_lock
+        """Record (merged into the file) that the node with `mac` proved itself at host:port."""
+        from ruview_cli.inventory import update_locked
 
         entry = {"host": host, "port": port, "verified": round(time.time(), 3), "auth": auth}
-        with file_lock(self.path):
-            nodes = _read(self.path)
+
+        def merge(text: str | None) -> str:
+            nodes = _parse(text)
             nodes[mac.lower()] = entry
-            atomic_write(self.path, json.dumps({"version": TRUST_VERSION, "nodes": nodes},
-                                               indent=1, sort_keys=True))
             self._nodes = nodes
+            return json.dumps({"version": TRUST_VERSION, "nodes": nodes}, indent=1,
+                              sort_keys=True)
+
+        update_locked(self.path, merge, 0o644)
 
 
 __all__ = ["TrustRecord", "trust_path"]
