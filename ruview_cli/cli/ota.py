@@ -252,7 +252,7 @@ class RolloutView:
         if not self.enabled:
             return
         style = _STYLE.get(result.outcome, "")
-            line = f"{safe(result.key)}: [{style}]{result.outcome}[/] {safe(result.message)}"
+        line = f"{safe(result.key)}: [{style}]{result.outcome}[/] {safe(result.message)}"
         task = self.tasks.get(result.key)
         if task is not None and self.bars is not None:
             self.bars.update(task, phase=f"[{style}]{result.outcome}[/]")
