@@ -6,7 +6,6 @@ this process on their own 127.0.x.y addresses with real HTTP servers, A/B slots 
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import shutil
@@ -19,18 +18,15 @@ from ruview_cli.sim.fleet import SimFleet, FleetOptions
 
 PSK = "e2e-ota-key-0123456789"
 RUVIEW = shutil.which("ruview")
-# Our own address block (127.0.176.0+). TODO(lead): use conftest's `loopback.hosts(n)` once
-# sim/fleet.py accepts host numbers above 65535 (its validate_options refuses 127.B.C.x, B > 0).
-_hosts = itertools.count(0xB000 + (os.getpid() % 16) * 256, 16)
 
 
 @pytest.fixture
-def fleet():
+def fleet(loopback):
     fleets = []
 
     def make(nodes=1, flavor="ours", psk=PSK, seed=0, **faults):
         fl = SimFleet(FleetOptions(nodes=nodes, flavor=flavor, psk=psk,
-                                   first_host=next(_hosts), seed=seed,
+                                   first_host=loopback.hosts(nodes), seed=seed,
                                    mdns_interface="127.0.0.1", stream=False, pty=False,
                                    selftest_delay_s=0.2))
         fleets.append(fl)
@@ -175,9 +171,9 @@ def test_bad_image_refused_before_any_network_io(env, image, tmp_path, kind):
     assert doc["exit_code"] == 1
 
 
-def test_every_failure_path_gives_a_json_error(env, image, tmp_path):
+def test_every_failure_path_gives_a_json_error(env, image, tmp_path, loopback):
     """--json failures before any node is touched: usage errors and file errors alike."""
-    for args, code in (([str(tmp_path / "missing.bin"), "127.0.0.1:9"], 2),
+    for args, code in (([str(tmp_path / "missing.bin"), f"{loopback.addr()}:9"], 2),
                        ([image("0.7.1")], 2),
                        (["--resume"], 2),
                        ([image("0.7.1"), "no-such-node"], 2)):

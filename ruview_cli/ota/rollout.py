@@ -278,6 +278,11 @@ def _upload_failure(target: NodeTarget, up: UploadResult, old: str, ours: bool,
         return NodeResult(key, P.FAILED, f"the node is still verifying its previous update "
                           f"(409 pending_verify){detail}", "retry when ota_state is valid "
                           "(`ruview ota --resume`)", version_after=old, **common)
+    if status == 503 and code == "rebooting":
+        return NodeResult(key, P.FAILED, f"the node accepted an update a moment ago and is "
+                          f"restarting (503 rebooting){detail}; nothing was written",
+                          "another `ruview ota` may be updating it: check with `ruview status`, "
+                          "then retry (`ruview ota --resume`)", version_after=old, **common)
     if status >= 500:
         return NodeResult(key, P.FAILED, f"the node failed to store the image (HTTP {status}){detail}",
                           "retry; if it repeats, re-flash over USB (`ruview flash`)",
