@@ -113,11 +113,12 @@ def _run(req, yes: bool, as_json: bool, dry_run: bool) -> int:
             _print_plan(out, prep)
             out.print("Nothing was sent (--dry-run).")
         return EXIT_OK
+    if not yes and not sys.stdin.isatty():
+        raise UsageError("not asking for confirmation without a terminal",
+                         "pass --yes to update the nodes")
+    if not as_json or not yes:
+        _print_plan(err, prep)  # what will happen, and where each plan setting came from
     if not yes:
-        if not sys.stdin.isatty():
-            raise UsageError("not asking for confirmation without a terminal",
-                             "pass --yes to update the nodes")
-        _print_plan(err, prep)
         if not typer.confirm(f"Update these {len(prep.todo)} node(s)", default=False, err=True):
             raise RuviewError("cancelled: no node was touched", None)
     view = RolloutView(err, enabled=not as_json)
