@@ -176,6 +176,8 @@ def test_every_failure_path_gives_a_json_error(env, image, tmp_path, loopback):
     for args, code in (([str(tmp_path / "missing.bin"), f"{loopback.addr()}:9"], 2),
                        ([image("0.7.1")], 2),
                        (["--resume"], 2),
+                       ([image("0.7.1"), f"{loopback.addr()}:9", "--max-parallel", "0"], 2),
+                       ([image("0.7.1"), f"{loopback.addr()}:9", "--wave", "0%"], 2),
                        ([image("0.7.1"), "no-such-node"], 2)):
         r, doc = ota(env, *args)
         assert r.returncode == code, (args, r.stderr)

@@ -54,14 +54,14 @@ def ota(
                                       help="OTA key (else $RUVIEW_OTA_PSK, else the secrets file)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object with the results."),
-    max_parallel: Optional[int] = typer.Option(None, "--max-parallel", min=1, max=64, metavar="N",
-                                               help="Uploads at once [default: 4]."),
-    canary: Optional[int] = typer.Option(None, "--canary", min=0, metavar="N",
+    max_parallel: Optional[int] = typer.Option(None, "--max-parallel", metavar="N",
+                                               help="Uploads at once, 1-64 [default: 4]."),
+    canary: Optional[int] = typer.Option(None, "--canary", metavar="N",
                                          help="Nodes updated first, alone [default: 1]."),
     wave: Optional[str] = typer.Option(None, "--wave", metavar="N|P%",
                                        help="Wave size after the canary: a count or a % of the "
                                             "rest [default: 25%]."),
-    halt_after: Optional[int] = typer.Option(None, "--halt-after", min=0, metavar="N",
+    halt_after: Optional[int] = typer.Option(None, "--halt-after", metavar="N",
                                              help="Stop after N failed nodes (0 = never) "
                                                   "[default: 1]."),
     resume: bool = typer.Option(False, "--resume", help="Continue the journal's rollout."),
@@ -69,8 +69,9 @@ def ota(
     allow_downgrade: bool = typer.Option(False, "--allow-downgrade",
                                          help="Allow an older (or unordered) version."),
     reinstall: bool = typer.Option(False, "--reinstall", help="Send even if the node runs this version."),
-    timeout: float = typer.Option(60.0, "--timeout", min=1.0, metavar="S",
-                                  help="Per-node network timeout and post-reboot wait, seconds."),
+    timeout: float = typer.Option(60.0, "--timeout", metavar="S",
+                                  help="Per-node network timeout and post-reboot wait, seconds "
+                                       "(at least 1)."),
     journal_file: Optional[str] = typer.Option(None, "--journal", metavar="FILE",
                                                help="Rollout journal file."),
     accept_new_address: bool = typer.Option(

@@ -128,8 +128,26 @@ def _targets_from_inventory(req: OtaRequest) -> list:
             for t in resolved]
 
 
+# Ranges of the numeric options, checked here (not by the option parser) so that a bad value
+# is a UsageError like every other failure, and `--json` reports it as JSON.
+_RANGES = {"max_parallel": (1, 64), "canary": (0, None), "halt_after": (0, None),
+           "timeout": (1.0, None)}
+
+
+def _check_ranges(req: OtaRequest) -> None:
+    for name, (lo, hi) in _RANGES.items():
+        value = getattr(req, name)
+        if value is not None and (value < lo or (hi is not None and value > hi)):
+            flag = "--" + name.replace("_", "-")
+            want = f"{lo} to {hi}" if hi is not None else f"{lo} or more"
+            raise UsageError(f"{flag} {value} is out of range", f"give {flag} {want}")
+    if req.wave is not None:
+        P.parse_wave_size(req.wave, 1)  # a bad spec is an error even when no wave needs it
+
+
 def prepare(req: OtaRequest) -> Prepared:
     """Check everything that needs no network: image, targets or journal, plan."""
+    _check_ranges(req)
     from ruview_cli.ota.journal import Journal, journal_path
     from ruview_cli.ota.rollout import NodeTarget
 
