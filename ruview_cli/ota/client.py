@@ -259,9 +259,12 @@ def await_new_version(host: str, port: int, new_version: str, new_digest: str, b
             time.sleep(poll_s)  # polling interval of a remote device, not synchronisation
     finally:
         conn.close()
+    if last is None and restarted:
+        return RebootWatch("unknown", None, f"unknown: not seen after {timeout:g} s (it went "
+                           f"down to restart and did not come back: {last_error})")
     if last is None:
-        return RebootWatch("unknown", None, f"unknown: not seen after {timeout:g} s "
-                           f"({'it went down and did not come back: ' + last_error if restarted else 'it did not restart'})")
+        return RebootWatch("unknown", None, f"unknown: the node took the image but did not "
+                           f"restart within {timeout:g} s; it may still restart into it")
     if is_ours(last) and str(last.get("app_sha256") or "").lower() == new_digest.lower():
         return RebootWatch("unknown", last, f"unknown: the new image still verifies itself "
                            f"(ota_state {last.get('ota_state')}) after {timeout:g} s; it may "
