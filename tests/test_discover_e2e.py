@@ -127,7 +127,8 @@ def test_bad_arguments_are_refused_clearly(tmp_path):
     for args, word in ((["--probe", "10.0.0.0/8"], "limit"),
                        (["--probe", "banana"], "not a network"),
                        (["--interface", "no-such-if0"], "no-such-if0"),
-                       (["--timeout", "0"], "timeout")):
+                       (["--timeout", "0"], "timeout"),
+                       (["--save", "--no-save"], "contradict")):
         r = run_cli("discover", *args, cwd=tmp_path)
         assert r.returncode == 2, (args, r.stderr)
         assert word in r.stderr and "fix:" in r.stderr and "Traceback" not in r.stderr

@@ -201,3 +201,45 @@ def test_macs_are_never_drawn_as_emoji(tmp_path):
     listed = ruview("nodes", "list", cwd=tmp_path).stdout
     for mac in macs + ["a0:b1:c2:ab:cd:ef"]:
         assert mac in listed
+
+
+def _discover_on_a_terminal(tmp_path, answer: bytes) -> tuple[int, str]:
+    """`ruview discover` with a terminal for stdin/stdout/stderr; `answer` to the question."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RUVIEW_INVENTORY", "RUVIEW_MDNS_INTERFACE")}
+    env.update(XDG_CONFIG_HOME=str(tmp_path / "xdg"), COLUMNS="400", TERM="dumb")
+    proc = subprocess.Popen(["ruview", "discover", "--interface", "127.0.0.1", "--timeout", "2"],
+                            stdin=slave, stdout=slave, stderr=slave, cwd=tmp_path, env=env)
+    os.close(slave)
+    seen, answered = b"", False
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], 60)
+            assert ready, f"no output for 60 s: {seen!r}"
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:    # EIO: the command ended and closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if not answered and b"Adopt" in seen and b"?" in seen.split(b"Adopt", 1)[1]:
+                os.write(master, answer)
+                answered = True
+    finally:
+        os.close(master)
+    return proc.wait(timeout=60), seen.decode("utf-8", "replace")
+
+
+def test_on_a_terminal_new_nodes_are_adopted_only_when_confirmed(lan, tmp_path):
+    (tmp_path / "ruview.toml").write_text("")
+    rc, text = _discover_on_a_terminal(tmp_path, b"n\n")
+    assert rc == 0, text
+    assert "Adopt" in text and inventory(tmp_path) == {}
+    rc, text = _discover_on_a_terminal(tmp_path, b"y\n")
+    assert rc == 0, text
+    assert {HOSTILE_MAC, GOOD_MAC} <= set(inventory(tmp_path)) and "adopted into" in text
