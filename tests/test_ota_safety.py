@@ -166,6 +166,41 @@ def test_same_node_at_a_new_address_is_confirmed_by_the_hmac_challenge(fleet, en
     assert TrustRecord(tmp_path / "ruview.ota-trust.json").address(mac) == (addr(fl), 8032)
 
 
+def test_a_node_that_answered_the_challenge_is_never_sent_the_key_in_clear(fleet, env, image,
+                                                                          tmp_path):
+    """Downgrade: the node once proved itself by HMAC; a device now at that address (with no
+    MAC to show, like RuView 0.6.x) that asks for Bearer gets nothing keyed."""
+    from ruview_cli.ota.trust import TrustRecord
+
+    bearer_only = fleet(1, "ruview-0.6")
+    mac = "34:85:18:00:00:01"
+    TrustRecord(tmp_path / "ruview.ota-trust.json").verified(mac, addr(bearer_only), 8032,
+                                                              "hmac-sha256")
+    add_nodes(tmp_path, kitchen=(mac, addr(bearer_only)))
+    r, doc = ota(env, image("0.7.1"), "kitchen")
+    res = doc["nodes"][0]
+    assert r.returncode == 1 and res["bytes_sent"] == 0 and res["auth"] is None
+    assert "answered the HMAC challenge last time" in res["message"]
+    assert "--accept-new-address" in res["fix"]
+    assert get_status(addr(bearer_only)).version == "0.6.5"
+
+
+def test_the_nodes_own_key_is_preferred_to_the_fleet_key(fleet, env, image, tmp_path):
+    """Per-node keys (contract A): a stolen fleet key does not open a node with its own key."""
+    from ruview_cli.inventory import Secrets
+
+    fl = fleet(1)
+    add_nodes(tmp_path, kitchen=(mac_of(fl.nodes[0]), addr(fl)))
+    secrets = Secrets.load(tmp_path / "ruview.secrets.toml")
+    secrets.set_ota_key(None, "fleet-key-that-is-not-this-nodes")
+    secrets.set_ota_key(mac_of(fl.nodes[0]), PSK)
+    secrets.save()
+    r, doc = ota(env, image("0.7.1"), "kitchen", psk=None)
+    assert r.returncode == 0, doc
+    assert doc["nodes"][0]["auth"] == "hmac-sha256" and get_status(addr(fl)).version == "0.7.1"
+    assert "fleet-key-that-is-not-this-nodes" not in r.stdout + r.stderr
+
+
 # --- 11.18: --all lists the nodes and asks ------------------------------------------------------
 
 def run_in_terminal(cmd: list[str], env: dict, answer: bytes, timeout: float = 60) -> tuple[int, str]:

@@ -76,7 +76,8 @@ def ota(
                                                help="Rollout journal file."),
     accept_new_address: bool = typer.Option(
         False, "--accept-new-address",
-        help="Update nodes whose address changed since they last proved their identity."),
+        help="Update nodes whose address (or authentication) changed since they last "
+             "proved their identity."),
 ) -> None:
     from ruview_cli.ota.run import OtaRequest
 

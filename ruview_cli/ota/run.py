@@ -239,17 +239,25 @@ class AddressGuard:
                     f"{target.mac} in the inventory: it is another device",
                     "find the node's current address with `ruview discover` and fix it with "
                     f"`ruview nodes set {name} --ip ADDR`")
-        known = self.trust.address(target.mac)
-        if target.address_given or known is None or known == (target.host, target.port) \
-                or self.accept:
+        if self.accept:
             return None
-        if status.get("auth") == AUTH_HMAC and reported:
-            return None  # the key never leaves this machine; a proven update confirms the move
-        return (f"{name} last proved its identity at {known[0]}:{known[1]}, its inventory "
-                f"address is now {where}, and the node there would be sent the OTA key in "
-                "clear (Bearer) — it may be an impostor",
-                f"check that {target.host} is your node (its serial log or your DHCP server), "
-                "then run again with --accept-new-address")
+        known = self.trust.address(target.mac)
+        if known is not None and known != (target.host, target.port) \
+                and not target.address_given:
+            if status.get("auth") == AUTH_HMAC and reported:
+                return None  # the key never leaves this machine; a proven update confirms it
+            return (f"{name} last proved its identity at {known[0]}:{known[1]}, its inventory "
+                    f"address is now {where}, and the node there would be sent the OTA key "
+                    "in clear (Bearer) — it may be an impostor",
+                    f"check that {target.host} is your node (its serial log or your DHCP "
+                    "server), then run again with --accept-new-address")
+        if self.trust.auth(target.mac) == AUTH_HMAC and status.get("auth") != AUTH_HMAC:
+            return (f"{name} answered the HMAC challenge last time, but the node at {where} "
+                    "now asks for the OTA key in clear (Bearer) — an impostor, or older "
+                    "firmware flashed since",
+                    f"check that {target.host} is your node and what it runs (`ruview status "
+                    f"{name}`), then run again with --accept-new-address")
+        return None
 
     def verified(self, target, status: dict, auth: str) -> None:
         if not target.mac:

@@ -56,6 +56,11 @@ class TrustRecord:
         port = entry.get("port")
         return entry["host"], port if isinstance(port, int) else 8032
 
+    def auth(self, mac: str) -> str | None:
+        """How the node proved itself last time ("hmac-sha256", "bearer", ...)."""
+        entry = self._nodes.get(mac.lower())
+        return entry.get("auth") if isinstance(entry, dict) else None
+
     def verified(self, mac: str, host: str, port: int, auth: str) -> None:
         """Record (merged into the file) that the node with `mac` proved itself at host:port."""
         from ruview_cli.inventory import update_locked
