@@ -310,7 +310,8 @@ def remember_versions(proven: list[tuple[Any, str]]) -> None:
         inv = Inventory.load()
         changed = False
         for target, version in proven:
-            if inv.get(target.mac) is not None:
+            entry = inv.get(target.mac)
+            if entry is not None and entry.version != version:
                 inv.upsert(target.mac, version=version)
                 changed = True
         if changed:
