@@ -201,6 +201,29 @@ def test_the_nodes_own_key_is_preferred_to_the_fleet_key(fleet, env, image, tmp_
     assert "fleet-key-that-is-not-this-nodes" not in r.stdout + r.stderr
 
 
+def test_a_node_receiving_another_upload_is_reported_busy(fleet, env, image):
+    """Another client's upload is in progress (held open here): `ruview ota` says the node is
+    busy and how to avoid it, and sends nothing over the other upload."""
+    import hashlib
+    import socket
+
+    from ota_upload import hmac_authorization as contract_authorization
+
+    fl = fleet(1)
+    other = open(image("0.7.2", name="other.bin"), "rb").read()
+    digest = hashlib.sha256(other).hexdigest()
+    auth = contract_authorization(f"http://{addr(fl)}:8032", PSK, digest, len(other))
+    head = (f"POST /ota HTTP/1.1\r\nHost: {addr(fl)}\r\nContent-Length: {len(other)}\r\n"
+            f"X-Image-SHA256: {digest}\r\nAuthorization: {auth}\r\n\r\n").encode()
+    with socket.create_connection((addr(fl), 8032), timeout=10) as held:
+        held.sendall(head + other[:8192])
+        r, doc = ota(env, image("0.7.1"), addr(fl))
+    res = doc["nodes"][0]
+    assert r.returncode == 1 and res["outcome"] == "failed"
+    assert "409 busy" in res["message"] and "one `ruview ota` at a time" in res["fix"]
+    assert get_status(addr(fl)).version == "0.7.0"
+
+
 # --- 11.18: --all lists the nodes and asks ------------------------------------------------------
 
 def run_in_terminal(cmd: list[str], env: dict, answer: bytes, timeout: float = 60) -> tuple[int, str]:
