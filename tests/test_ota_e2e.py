@@ -149,7 +149,7 @@ def test_missing_key_on_our_side_fails_before_upload(fleet, env, image):
 
 
 @pytest.mark.parametrize("kind", ["other_chip", "corrupt", "truncated"])
-def test_bad_image_refused_before_any_network_io(env, image, tmp_path, kind):
+def test_bad_image_refused_before_any_network_io(env, image, tmp_path, kind, loopback):
     if kind == "other_chip":
         path = image("0.7.1", chip_id=5)
         expect = "ESP32-C3"
@@ -163,8 +163,8 @@ def test_bad_image_refused_before_any_network_io(env, image, tmp_path, kind):
             expect = "truncated"
         path = str(tmp_path / f"{kind}.bin")
         open(path, "wb").write(bytes(data))
-    # Port 9 on 127.0.0.1 has no listener: any network attempt would say "unreachable".
-    r, doc = ota(env, path, "127.0.0.1:9")
+    # A fresh address has no listener: any network attempt would say "unreachable".
+    r, doc = ota(env, path, f"{loopback.addr()}:9")
     assert r.returncode == 1 and expect in r.stderr and "unreachable" not in r.stderr
     # --json: the error as a JSON object on stdout too (issue 11.4)
     assert doc["ok"] is False and expect in doc["error"] and doc["fix"]
@@ -317,6 +317,6 @@ def test_unknown_target_and_no_targets_are_usage_errors(env, image):
     assert r.returncode == 2 and "no nodes given" in r.stderr
 
 
-def test_unreachable_node(env, image):
-    r, doc = ota(env, image("0.7.1"), "127.0.0.1:9")
+def test_unreachable_node(env, image, loopback):
+    r, doc = ota(env, image("0.7.1"), f"{loopback.addr()}:9")
     assert r.returncode == 1 and doc["nodes"][0]["outcome"] == "unreachable"
