@@ -200,7 +200,7 @@ def upload_image(host: str, port: int, image: bytes, authorization: str | None, 
 @dataclass
 class RebootWatch:
     """What was seen after the 200: evidence of the reboot and the last status."""
-    outcome: str                   # updated | rolled_back | unknown
+    outcome: str                   # updated | rolled_back | failed | unknown
     status: dict | None = None
     message: str = ""
     rolled_back_from: str | None = None
@@ -224,7 +224,8 @@ def await_new_version(host: str, port: int, new_version: str, new_digest: str, b
     conn = http.client.HTTPConnection(host, port, timeout=min(5.0, max(1.0, timeout / 4)))
     old_uptime = before.get("uptime_s")
     # Reinstalling the exact image that runs: its digest proves nothing until a restart.
-    same_image = str(before.get("app_sha256") or "").lower() == new_digest.lower()
+    old_digest = str(before.get("app_sha256") or "").lower()
+    same_image = old_digest == new_digest.lower()
     restarted = False
     last: dict | None = None        # the last status seen after the restart
     last_error = ""
@@ -247,7 +248,7 @@ def await_new_version(host: str, port: int, new_version: str, new_digest: str, b
                     restarted = True  # only a freshly booted new image verifies itself
                 if restarted:
                     last = st
-                verdict = _judge(st, new_version, new_digest.lower(),
+                verdict = _judge(st, new_version, new_digest.lower(), old_digest,
                                  restarted) if restarted or not same_image else None
                 if verdict is not None:
                     return verdict
@@ -277,7 +278,8 @@ def _short(digest: str) -> str:
     return (digest[:12] + "…") if digest else "none"
 
 
-def _judge(st: dict, new_version: str, new_digest: str, restarted: bool) -> RebootWatch | None:
+def _judge(st: dict, new_version: str, new_digest: str, old_digest: str,
+           restarted: bool) -> RebootWatch | None:
     """A verdict from one status seen after the upload, or None to keep polling."""
     version = str(st.get("version") or "")
     if not is_ours(st):
@@ -293,6 +295,10 @@ def _judge(st: dict, new_version: str, new_digest: str, restarted: bool) -> Rebo
         return None  # pending_verify: wait for the self-test
     if not restarted:
         return None  # the old app answers until the node restarts
+    if old_digest and digest != old_digest:
+        return RebootWatch("failed", st, f"after the reboot the node runs {version or 'nothing'} "
+                           f"(sha256 {_short(digest)}): neither the image sent "
+                           f"({_short(new_digest)}) nor the one before ({_short(old_digest)})")
     rollback = st.get("rollback")
     return RebootWatch("rolled_back", st,
                        f"the image sent ({new_version}, sha256 {_short(new_digest)}) did not "

@@ -211,6 +211,10 @@ def _update(target: NodeTarget, image: bytes, info, sha256: str, options: Update
                           "look at the node's log (serial) for why the new firmware failed its "
                           "self-test; the node runs the previous firmware",
                           version_after=after, rolled_back_from=watch.rolled_back_from, **common)
+    if watch.outcome == P.FAILED:
+        return NodeResult(key, P.FAILED, watch.message, "check what the node runs with `ruview "
+                          "status` and its serial log; another client may have updated it",
+                          version_after=after, **common)
     fix = STATUS_FIX.format(node=target.name or target.host)
     if not capable:
         fix += ("; if it stays down, it cannot roll back: re-flash it over USB (`ruview flash`)")
