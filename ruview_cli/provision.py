@@ -8,7 +8,9 @@ The steps are the ones of issue 5, in order, each named so a failure says where 
   confirm   the diff (old → new, secrets masked), asked unless yes=True
   write     the image built by Espressif's generator, written at 0x9000
   verify    read back: byte for byte, and parsed to the same values
-  reset     the node restarts with the new configuration
+  reset     the node restarts with the new configuration (hard reset; `reset_node=False`: the
+            loader hands over to the app without a reset pulse). Whatever happens — no change,
+            a failure, a dry run with a port — the board is never left in its serial loader
   wait      (optional) the node's telemetry shows the new node_id / edge tier
   inventory the node (MAC, node_id, port, chip, config without secrets) in the fleet file
 
@@ -96,6 +98,7 @@ class ProvisionResult:
     written: bool = False
     verified: bool = False
     reset: bool = False
+    after: str | None = None      # how the serial session ended: "hard-reset" | "run-app"
     online: bool | None = None                      # --wait outcome (None = not asked)
     dry_run_path: str | None = None
     dropped: list[str] = field(default_factory=list)   # device entries that could not be kept
@@ -112,6 +115,7 @@ class ProvisionResult:
             "changes": [c.to_json(show_secrets) for c in self.diff],
             "config": self.public_config(show_secrets),
             "written": self.written, "verified": self.verified, "reset": self.reset,
+            "after": self.after,
             "online": self.online, "psk_generated": self.psk_generated,
             "psk_source": self.psk_source,
             "secrets_path": self.secrets_path, "dry_run_path": self.dry_run_path,
@@ -226,7 +230,8 @@ def provision_port(
             from ruview_cli.device.session import EspSession, check_chip
 
             step("connect")
-            session = EspSession(port, baud=baud, stub=stub, sink=sink)
+            session = EspSession(port, baud=baud, stub=stub, sink=sink,
+                                 after="hard-reset" if reset_node else "run-app")
             try:
                 info = session.connect()
             except RuviewError as exc:
@@ -328,18 +333,18 @@ def provision_port(
             raise ProvisionError("verify", "the read-back image does not decode to the written values")
         result.verified = True
 
-        if reset_node:
-            step("reset")
-            try:
-                session.reset()
-            except RuviewError as exc:
-                raise ProvisionError("reset", exc.message) from exc
-            result.reset = True
+        step("reset")
+        try:
+            session.leave(session.after)
+        except RuviewError as exc:
+            raise ProvisionError("reset", exc.message) from exc
+        result.reset = session.left == "hard-reset"
     finally:
         if session is not None:
-            session.close()
+            session.close()   # no change, a failure: the chip still leaves its loader
+            result.after = session.left
 
-    if wait and result.reset:
+    if wait and result.after in ("hard-reset", "run-app"):
         step("wait")
         from ruview_cli.device.online import wait_online
 

@@ -27,7 +27,7 @@ Human units: --pres-thresh 0.05 (or auto), --fall-thresh 5.0, --vital-int 1000 (
 
 Several --port run in parallel (needs --yes). Without --port the board is found by its USB id.
 
-With --json: {"ok", "results": [{port, mac, chip, revision, changes: [{key, old, new, secret}], config, written, verified, reset, online, psk_generated, psk_source, secrets_path, dry_run_path, dropped, warnings} | {port, error, step, fix}]}.
+With --json: {"ok", "results": [{port, mac, chip, revision, changes: [{key, old, new, secret}], config, written, verified, reset, after: "hard-reset"|"run-app", online, psk_generated, psk_source, secrets_path, dry_run_path, dropped, warnings} | {port, error, step, fix}]}.
 
 [b]Examples[/b]
 
@@ -83,8 +83,10 @@ def _build_command():
                                   "node id / edge tier (listens on target_ip:target_port).")),
         ("wait_timeout", float, typer.Option(30.0, "--wait-timeout", metavar="S", min=1,
                                              help="Seconds --wait waits.")),
-        ("no_reset", bool, typer.Option(False, "--no-reset", help="Leave the node running; the "
-                                        "new configuration applies at its next restart.")),
+        ("no_reset", bool, typer.Option(False, "--no-reset", help="No reset pulse after writing: "
+                                        "the serial loader hands the chip straight to its app "
+                                        "(esptool's soft reset). The node is never left in the "
+                                        "loader either way.")),
         ("baud", Optional[int], typer.Option(None, "--baud", metavar="N", min=9600,
                                              help="Serial speed after connecting \\[default: 460800].")),
         ("no_stub", bool, typer.Option(False, "--no-stub", help="Talk to the ROM loader only "
@@ -253,6 +255,11 @@ def _print_diff(out, res, show_secrets: bool) -> None:
         out.print(f"  [yellow]cannot be kept:[/] {', '.join(res.dropped)}")
 
 
+# how the serial session ended (ProvisionResult.after)
+_LEFT = {"hard-reset": "; node reset, running its app",
+         "run-app": "; node running its app (no reset pulse)"}
+
+
 def _render(results: list, kw: dict) -> None:
     if kw["as_json"]:
         emit_json({
@@ -282,10 +289,11 @@ def _render(results: list, kw: dict) -> None:
                           "stored anywhere else; pass --ota-psk to choose it", soft_wrap=True)
             continue
         if not r.written:
-            out.print("  the node already has this configuration: nothing written")
+            out.print("  the node already has this configuration: nothing written"
+                      + _LEFT.get(r.after, ""))
             continue
         out.print(f"  [green]written and verified[/] ({len(r.image or b'')} bytes at 0x9000)"
-                  + ("; node reset" if r.reset else "; applies at the next restart"))
+                  + _LEFT.get(r.after, ""))
         if r.psk_generated:
             out.print(f"  generated a new OTA key, stored in {r.secrets_path}"
                       + (f": {r.config['ota_psk']}" if kw["show_secrets"] else ""), soft_wrap=True)
