@@ -20,8 +20,10 @@ mention is carried over — including keys this tool does not know.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets as _secrets
+import stat
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +103,7 @@ class ProvisionResult:
     after: str | None = None      # how the serial session ended: "hard-reset" | "run-app"
     online: bool | None = None                      # --wait outcome (None = not asked)
     dry_run_path: str | None = None
+    diff_only: bool = False
     dropped: list[str] = field(default_factory=list)   # device entries that could not be kept
     warnings: list[str] = field(default_factory=list)
     image: bytes | None = None
@@ -119,6 +122,7 @@ class ProvisionResult:
             "online": self.online, "psk_generated": self.psk_generated,
             "psk_source": self.psk_source,
             "secrets_path": self.secrets_path, "dry_run_path": self.dry_run_path,
+            "diff_only": self.diff_only,
             "dropped": self.dropped, "warnings": self.warnings,
         }
 
@@ -196,6 +200,8 @@ def provision_port(
     profile: str | None = None,
     reset_config: bool = False,
     dry_run: str | os.PathLike | None = None,
+    force: bool = False,
+    diff_only: bool = False,
     baud: int | None = None,
     stub: bool = True,
     any_chip: bool = False,
@@ -209,8 +215,10 @@ def provision_port(
     """Provision the board on `port` with `changes` ({schema key: human value}).
 
     yes=False asks `confirm(result)` (result.diff filled in) before writing; a refusal writes
-    nothing. dry_run=PATH writes the image to PATH (mode 0600) instead of the device; with
-    port=None it builds from defaults + profile + changes without a board.
+    nothing. dry_run=PATH writes the image to PATH instead of the device (see
+    write_private_file; force=True allows a non-regular PATH); with port=None it builds from
+    defaults + profile + changes without a board. diff_only=True stops after the diff: nothing
+    is written anywhere (device, file, secrets store, inventory).
     Raises UsageError (exit 2) for bad values, ProvisionError (names the step) otherwise.
     """
     from ruview_cli.config.nvs import NvsReadStats, build_nvs, read_nvs
@@ -287,17 +295,13 @@ def provision_port(
                                  "requested values", "report this as a bug; nothing was written")
         result.image = image
 
+        if diff_only:
+            result.diff_only = True
+            return result    # --diff: shown, nothing written anywhere
+
         if dry_run is not None:
-            path = Path(dry_run)
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(image)
-                os.chmod(path, 0o600)  # an existing file keeps its mode otherwise: it holds secrets
-            except OSError as exc:
-                raise UsageError(f"cannot write the image to {path}: {exc.strerror}",
-                                 "give a writable file path to --dry-run") from None
-            result.dry_run_path = str(path)
+            write_private_file(Path(dry_run), image, force)
+            result.dry_run_path = str(dry_run)
             return result
 
         if port is None:
@@ -365,6 +369,51 @@ def provision_port(
     return result
 
 
+def write_private_file(path: Path, data: bytes, force: bool = False) -> None:
+    """Write `data` (it holds secrets) to `path` as a regular file of mode 0600.
+
+    A new file is created 0600. An existing regular file is overwritten and made 0600 (through
+    the open descriptor, so what is changed is what was opened). Anything else (device, FIFO,
+    directory, symlink) is refused unless force=True, and then written without touching its
+    mode: a chmod on /dev/null as root would break the system.
+    """
+    def refuse(why: str) -> UsageError:
+        return UsageError(f"--dry-run {path}: {why}",
+                          "give a new file name (or a regular file to replace); add --force to "
+                          "write to it anyway")
+
+    try:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        except FileExistsError:
+            flags = os.O_WRONLY | os.O_NONBLOCK | (0 if force else os.O_NOFOLLOW)
+            try:
+                fd = os.open(path, flags)
+            except OSError as exc:
+                if exc.errno == errno.EISDIR:
+                    raise UsageError(f"--dry-run {path}: is a directory",
+                                     "give a file name inside it") from None
+                if exc.errno in (errno.ELOOP, errno.ENXIO):
+                    raise refuse("exists and is not a regular file") from None
+                raise
+        try:
+            st = os.fstat(fd)
+            if stat.S_ISREG(st.st_mode):
+                os.fchmod(fd, 0o600)
+                os.ftruncate(fd, 0)
+            elif not force:
+                raise refuse("exists and is not a regular file")
+            os.set_blocking(fd, True)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise UsageError(f"cannot write the image to {path}: {exc.strerror}",
+                         "give a writable file path to --dry-run") from None
+
+
 def _record(result: ProvisionResult, port: str | None, inventory_path: Path | None) -> None:
     from ruview_cli.inventory import Inventory
 
@@ -389,5 +438,5 @@ def read_config(port: str, *, baud: int | None = None, stub: bool = True, sink=N
     return info, schema.from_nvs(read_nvs(image, stats)), stats
 
 
-__all__ = ["provision_port", "ProvisionResult", "ProvisionError", "Change", "validate",
+__all__ = ["provision_port", "write_private_file", "ProvisionResult", "ProvisionError", "Change", "validate",
            "read_config", "diff", "STEPS", "NVS_OFFSET", "NVS_SIZE"]

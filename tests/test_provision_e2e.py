@@ -331,3 +331,67 @@ def test_dry_run_writes_an_image_file_only(env, tmp_path):
                     "node_id": 4, "ota_psk": "<set>", "hop_count": 3, "chan_list": "1,6,11"}
     r = ruview(env, "provision", "--dry-run", str(out), "--set", "hop_count")
     assert r.returncode == 2 and "KEY=VALUE" in r.stderr
+
+
+def test_dry_run_never_touches_a_non_regular_path(env, tmp_path):
+    import stat
+
+    args = ("provision", "--dry-run")
+    flags = ("--ota-psk", "p" * 64, "--node-id", "5")
+    # an existing regular file (world-readable) is replaced and made 0600: it holds the key
+    old = tmp_path / "old.bin"
+    old.write_bytes(b"x" * 10)
+    old.chmod(0o644)
+    r = ruview(env, *args, str(old), *flags)
+    assert r.returncode == 0, r.output
+    assert oct(old.stat().st_mode & 0o777) == "0o600" and len(old.read_bytes()) == NVS[1]
+
+    # a device node (what /dev/null is), a FIFO, a symlink: refused, mode and target untouched
+    targets = []
+    dev = tmp_path / "null"
+    try:
+        os.mknod(dev, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        targets.append(dev)
+    except PermissionError:
+        pass
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo, 0o644)
+    link = tmp_path / "link"
+    link.symlink_to(old)
+    old.chmod(0o644)
+    targets += [fifo, link]
+    for path in targets:
+        mode = os.lstat(path).st_mode
+        r = ruview(env, *args, str(path), *flags)
+        assert r.returncode == 2, (path, r.output)
+        assert "not a regular file" in r.stderr and "--force" in r.stderr
+        assert os.lstat(path).st_mode == mode, path
+    assert oct(old.stat().st_mode & 0o777) == "0o644"
+    assert old.read_bytes() != b"" and len(old.read_bytes()) == NVS[1]
+    if dev in targets:  # --force writes to the device and still leaves its mode alone
+        mode = os.lstat(dev).st_mode
+        r = ruview(env, *args, str(dev), "--force", *flags)
+        assert r.returncode == 0, r.output
+        assert os.lstat(dev).st_mode == mode
+    r = ruview(env, *args, str(tmp_path), *flags)
+    assert r.returncode == 2 and "directory" in r.stderr
+
+
+def test_diff_shows_the_change_and_writes_nothing_anywhere(fleet, env, tmp_path):
+    d = fleet.describe(4)
+    before = fleet.nodes[4].flash.read(*NVS)
+    r = ruview(env, "provision", "--port", d["serial_url"], "--diff", "--json",
+               "--node-id", "77", "--vital-int", "1500")
+    assert r.returncode == 0, r.output
+    res = json.loads(r.stdout)["results"][0]
+    changed = {c["key"]: c["new"] for c in res["changes"]}
+    assert changed["node_id"] == 77 and changed["vital_int"] == 1500
+    assert res["written"] is False and res["diff_only"] is True
+    assert fleet.nodes[4].flash.read(*NVS) == before
+    assert not (tmp_path / "ruview.secrets.toml").exists()     # no key generated and stored
+    assert not (tmp_path / "ruview.toml").exists()             # no inventory entry
+    human = ruview(env, "provision", "--port", d["pty"], "--diff", "--node-id", "77")
+    assert human.returncode == 0 and "node_id" in human.stdout and "nothing written" in human.stdout
+    assert fleet.nodes[4].flash.read(*NVS) == before
+    r = ruview(env, "provision", "--diff", "--dry-run", str(tmp_path / "x.bin"), "--node-id", "3")
+    assert r.returncode == 2

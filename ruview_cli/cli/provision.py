@@ -27,7 +27,7 @@ Human units: --pres-thresh 0.05 (or auto), --fall-thresh 5.0, --vital-int 1000 (
 
 Several --port run in parallel (needs --yes). Without --port the board is found by its USB id.
 
-With --json: {"ok", "results": [{port, mac, chip, revision, changes: [{key, old, new, secret}], config, written, verified, reset, after: "hard-reset"|"run-app", online, psk_generated, psk_source, secrets_path, dry_run_path, dropped, warnings} | {port, error, step, fix}]}.
+With --json: {"ok", "results": [{port, mac, chip, revision, changes: [{key, old, new, secret}], config, written, verified, reset, after: "hard-reset"|"run-app", online, psk_generated, psk_source, secrets_path, dry_run_path, diff_only, dropped, warnings} | {port, error, step, fix}]}.
 
 [b]Examples[/b]
 
@@ -40,6 +40,8 @@ With --json: {"ok", "results": [{port, mac, chip, revision, changes: [{key, old,
   ruview provision --port A --port B --edge-tier 1 --yes --json
 
   ruview provision --reset --profile raw --dry-run nvs.bin   # image to a file
+
+  ruview provision --port /dev/ttyACM0 --profile vitals --diff   # what would change
 """
 
 
@@ -77,7 +79,14 @@ def _build_command():
         ("yes", bool, typer.Option(False, "--yes", "-y", help="Do not ask before writing.")),
         ("dry_run", Optional[str], typer.Option(
             None, "--dry-run", metavar="FILE",
-            help="Write the NVS image to FILE (mode 0600) instead of the board.")),
+            help="Write the NVS image to FILE instead of the board: a new file (or a regular "
+                 "file replaced), mode 0600.")),
+        ("force", bool, typer.Option(
+            False, "--force", help="With --dry-run: write even to an existing non-regular path "
+                                   "(device, FIFO, symlink); its mode is left alone.")),
+        ("diff", bool, typer.Option(
+            False, "--diff", help="Only show what would change: nothing is written anywhere "
+                                  "(board, file, secrets, inventory).")),
         ("wait", bool, typer.Option(
             False, "--wait", help="After the reset, wait for the node's telemetry with the new "
                                   "node id / edge tier (listens on target_ip:target_port).")),
@@ -133,7 +142,11 @@ def _run(kw: dict) -> None:
     ports = list(dict.fromkeys(kw.get("port") or []))
     # step 1 before any port is opened: a bad value exits 2 with nothing touched
     validate(changes, kw.get("profile"))
-    if len(ports) > 1 and not kw["yes"] and kw.get("dry_run") is None:
+    if kw["diff"] and kw.get("dry_run") is not None:
+        raise UsageError("--diff writes nothing, --dry-run writes a file: give one of them", None)
+    if kw["force"] and kw.get("dry_run") is None:
+        raise UsageError("--force only applies to --dry-run FILE", "drop --force")
+    if len(ports) > 1 and not kw["yes"] and kw.get("dry_run") is None and not kw["diff"]:
         raise UsageError("provisioning several ports at once needs --yes",
                          "review the change on one board first (or use --dry-run), then add --yes")
     if len(ports) > 1 and kw.get("dry_run") is not None:
@@ -211,7 +224,8 @@ def _provision_all(ports: list, changes: dict, kw: dict) -> list:
             results[i] = provision_port(
                 port, changes, yes=kw["yes"], reset_node=not kw["no_reset"],
                 profile=kw.get("profile"), reset_config=kw["reset_config"],
-                dry_run=kw.get("dry_run"), baud=kw.get("baud"), stub=not kw["no_stub"],
+                dry_run=kw.get("dry_run"), force=kw["force"], diff_only=kw["diff"],
+                baud=kw.get("baud"), stub=not kw["no_stub"],
                 any_chip=kw["any_chip"], wait=kw["wait_timeout"] if kw["wait"] else None,
                 confirm=confirm, on_step=on_step, sink=sink)
         except RuviewError as exc:
@@ -277,11 +291,14 @@ def _render(results: list, kw: dict) -> None:
             if r.get("fix"):
                 err.print(f"[bold]fix:[/] {r['fix']}", soft_wrap=True)
             continue
-        if kw["yes"] or r.dry_run_path or not r.diff:
+        if kw["yes"] or r.dry_run_path or r.diff_only or not r.diff:
             _print_header(out, r)
             _print_diff(out, r, kw["show_secrets"])
         for w in r.warnings:
             out.print(f"  [yellow]warning:[/] {w}", soft_wrap=True)
+        if r.diff_only:
+            out.print("  diff only: nothing written" + _LEFT.get(r.after, ""))
+            continue
         if r.dry_run_path:
             out.print(f"  image written to {r.dry_run_path} (nothing sent to a board)")
             if r.psk_generated:
