@@ -395,3 +395,17 @@ def test_diff_shows_the_change_and_writes_nothing_anywhere(fleet, env, tmp_path)
     assert fleet.nodes[4].flash.read(*NVS) == before
     r = ruview(env, "provision", "--diff", "--dry-run", str(tmp_path / "x.bin"), "--node-id", "3")
     assert r.returncode == 2
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (("--chan-list", "1,,6"), "empty item"),
+    (("--chan-list", "15"), "1..14"),
+    (("--set", "chan_list=1,99"), "1..14"),
+    (("--set", "sta.ssid=x"), "csi_cfg.ssid"),
+])
+def test_bad_channel_lists_and_foreign_namespaces_are_refused(env, tmp_path, args, fragment):
+    out = tmp_path / "nvs.bin"
+    r = ruview(env, "provision", "--dry-run", str(out), "--ota-psk", "p" * 64, *args)
+    assert r.returncode == 2, r.output
+    assert fragment in r.stderr and "fix:" in r.stderr
+    assert not out.exists()

@@ -71,7 +71,13 @@ def test_human_values_convert_to_stored_values(name, human, stored):
     ("target_ip", "192.168.1.300", "IPv4"),
     ("target_ip", "my-host", "IPv4"),
     ("chan_list", "1,2,3,4,5,6,7", "7 bytes"),
-    ("chan_list", "0", "1..177"),
+    ("chan_list", "0", "1..14"),
+    ("chan_list", "15", "2.4 GHz"),
+    ("chan_list", "1,99", "1..14"),
+    ("chan_list", "36", "1..14"),
+    ("chan_list", "1,,6", "empty item"),
+    ("chan_list", "1,6,", "empty item"),
+    ("chan_list", "", "empty item"),
     ("filter_mac", "aa:bb:cc", "3 bytes"),
     ("wasm_pubkey", "zz", "hex"),
     ("node_id", "256", "0..255"),
@@ -98,6 +104,15 @@ def test_unknown_key_suggests_the_closest():
     assert "vital_int" in exc.value.fix
     assert schema.key("--vital-int").key == "vital_int"
     assert schema.key("csi_cfg.edge_tier").key == "edge_tier"
+    assert schema.key("security.ota_psk").key == "ota_psk"
+
+
+@pytest.mark.parametrize("name", ["sta.ssid", "security.ssid", "csi_cfg.ota_psk", "wifi.ssid"])
+def test_a_namespace_prefix_must_be_the_keys_own(name):
+    with pytest.raises(UsageError) as exc:
+        schema.key(name)
+    key = name.split(".")[1]
+    assert name in exc.value.message and f"{schema.BY_NAME[key].ns}.{key}" in exc.value.fix
 
 
 # -- the schema's notion of valid = the firmware's -----------------------------------------------

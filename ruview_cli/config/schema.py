@@ -31,6 +31,11 @@ KIND_HEX = "hex"          # hex text → blob
 KIND_CHANNEL = "channel"  # one WiFi channel: 0 (follow the AP), 1..14 or 36..177
 
 
+def wifi_24ghz_channel(value: int) -> bool:
+    """A channel the ESP32-S3 radio can hop to: 2.4 GHz, 1..14."""
+    return 1 <= value <= 14
+
+
 def wifi_channel_ok(value: int) -> bool:
     """The firmware's rule for a fixed channel (rv_nvs_int_valid): 0, 2.4 GHz or 5 GHz."""
     return value == 0 or 1 <= value <= 14 or 36 <= value <= 177
@@ -135,13 +140,16 @@ class Key:
             return value
 
         if self.kind == KIND_CHANNELS:
-            items = value if isinstance(value, (list, tuple)) else str(value).replace(" ", "").split(",")
+            items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+            texts = [str(c).strip() for c in items]
+            if "" in texts:
+                raise bad("has an empty item")
             try:
-                chans = [int(c) for c in items if str(c) != ""]
+                chans = [int(c) for c in texts]
             except ValueError:
                 raise bad("is not a comma-separated channel list") from None
-            if any(not 1 <= c <= 177 for c in chans):
-                raise bad("has a channel outside 1..177")
+            if any(not wifi_24ghz_channel(c) for c in chans):
+                raise bad("has a channel outside 1..14 (the ESP32-S3 radio is 2.4 GHz only)")
             data = bytes(chans)
         elif self.kind == KIND_MAC:
             text = str(value).strip().lower().replace("-", ":")
@@ -205,7 +213,8 @@ class Key:
         if self.kind == KIND_IPV4:
             return "a dotted IPv4 address, e.g. 192.168.1.20"
         if self.kind == KIND_CHANNELS:
-            return f"{self.min}..{self.max} WiFi channels, comma-separated, e.g. 1,6,11"
+            return (f"{self.min}..{self.max} WiFi channels 1..14 (2.4 GHz), comma-separated, "
+                    "no empty items, e.g. 1,6,11")
         if self.kind == KIND_MAC:
             return "a MAC address aa:bb:cc:dd:ee:ff"
         if self.kind == KIND_HEX:
@@ -299,9 +308,13 @@ SECRET_NAMES = frozenset(k.key for k in KEYS if k.secret)
 def key(name: str) -> Key:
     """The Key for a schema name; accepts flag spelling (edge-tier, --edge-tier) too."""
     norm = name.strip().lstrip("-").replace("-", "_").lower()
-    if "." in norm:  # "csi_cfg.edge_tier"
-        norm = norm.split(".", 1)[1]
+    ns = None
+    if "." in norm:  # "csi_cfg.edge_tier": the namespace must be the key's own
+        ns, norm = norm.split(".", 1)
     k = BY_NAME.get(norm)
+    if k is not None and ns is not None and ns != k.ns:
+        raise UsageError(f"configuration key {name!r}: {k.key} lives in namespace {k.ns}, "
+                         f"not {ns}", f"write {k.ns}.{k.key} or just {k.key}")
     if k is None:
         import difflib
 
