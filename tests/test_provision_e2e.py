@@ -409,3 +409,80 @@ def test_bad_channel_lists_and_foreign_namespaces_are_refused(env, tmp_path, arg
     assert r.returncode == 2, r.output
     assert fragment in r.stderr and "fix:" in r.stderr
     assert not out.exists()
+
+
+def _secrets_in(env, image) -> dict:
+    r = ruview(env, "config", "show", "--file", str(image), "--json", "--show-secrets")
+    assert r.returncode == 0, r.output
+    return {k["key"]: k["value"] for k in json.loads(r.stdout)["keys"] if k["secret"]}
+
+
+def test_piped_secrets_are_read_silently_one_line_each(env, tmp_path):
+    out = tmp_path / "nvs.bin"
+    r = subprocess.run([RUVIEW, "provision", "--dry-run", str(out), "--password", "-",
+                        "--ota-psk", "-", "--ssid", "lab"], input="pw from pipe\nkey-from-pipe-123\n",
+                       capture_output=True, text=True, env=env, timeout=90)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Warning" not in r.stderr and "pw from pipe" not in r.stdout + r.stderr
+    got = _secrets_in(env, out)
+    assert got["password"] == "pw from pipe" and got["ota_psk"] == "key-from-pipe-123"
+    # stdin ends before the second secret: a usage error, nothing written
+    r = subprocess.run([RUVIEW, "provision", "--dry-run", str(tmp_path / "b.bin"), "--password",
+                        "-", "--ota-psk", "-"], input="only-one\n", capture_output=True,
+                       text=True, env=env, timeout=90)
+    assert r.returncode == 2 and "--ota-psk" in r.stderr and not (tmp_path / "b.bin").exists()
+
+
+def test_a_secret_typed_on_a_terminal_is_asked_twice(env, tmp_path):
+    import fcntl
+    import pty
+    import select
+    import termios
+    import time
+
+    out = tmp_path / "nvs.bin"
+    master, slave = pty.openpty()
+    def own_terminal():  # the pty becomes the child's controlling terminal, as in a shell
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen([RUVIEW, "provision", "--dry-run", str(out), "--password", "-",
+                             "--ota-psk", "k" * 20], stdin=slave, stdout=slave, stderr=slave,
+                            env=env, close_fds=True, preexec_fn=own_terminal)
+    os.close(slave)
+    seen, everything = b"", b""
+
+    def until(text: bytes) -> None:
+        nonlocal seen, everything
+        while text not in seen:
+            ready, _, _ = select.select([master], [], [], 60)
+            assert ready, everything
+            chunk = os.read(master, 4096)
+            seen += chunk
+            everything += chunk
+        seen = seen[seen.index(text) + len(text):]
+
+    def type_hidden(text: bytes) -> None:  # once the child has switched echo off, like a user
+        deadline = time.monotonic() + 30
+        while termios.tcgetattr(master)[3] & termios.ECHO:
+            assert time.monotonic() < deadline, "the secret prompt keeps echo on"
+            time.sleep(0.01)
+        os.write(master, text)
+
+    try:
+        until(b"password:")
+        type_hidden(b"first-try\n")
+        until(b"confirmation:")                  # asked a second time
+        type_hidden(b"typo-try\n")          # mismatch: asked again from the start
+        until(b"do not match")
+        until(b"password:")
+        type_hidden(b"second-try\n")
+        until(b"confirmation:")
+        type_hidden(b"second-try\n")
+        assert proc.wait(60) == 0
+        until(b"image written")
+    finally:
+        proc.kill()
+        os.close(master)
+    assert b"try" not in everything                # never echoed
+    assert _secrets_in(env, out)["password"] == "second-try"

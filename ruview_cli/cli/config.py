@@ -61,7 +61,7 @@ def show(
         from ruview_cli.provision import read_config
 
         if port is None:
-            from ruview_cli.device.ports import choose_port
+            from ruview_cli.cli._prompts import choose_port
 
             port = choose_port(interactive=not as_json)
         info, decoded, stats = read_config(port, baud=baud, stub=not no_stub)

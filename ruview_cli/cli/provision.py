@@ -23,7 +23,7 @@ _HELP = """Write a node's configuration (NVS) over USB: validated, merged, verif
 
 Every value is checked before anything touches the board (exit 2 on a bad one). The node's current configuration is read and kept: flags override the profile, the profile overrides what the node holds, and every other key (WiFi, target, node id, OTA key, keys this tool does not know) is carried over. You see the change (secrets masked) and confirm, the image is built by Espressif's NVS generator, written, read back and compared byte for byte, and the node is reset. Without an OTA key on the node or the command line, a random 256-bit key is generated and stored in the secrets file (mode 0600) beside the fleet file.
 
-Human units: --pres-thresh 0.05 (or auto), --fall-thresh 5.0, --vital-int 1000 (ms), --chan-list 1,6,11, --filter-mac aa:bb:cc:dd:ee:ff. Give `-` as --password/--ota-psk/--seed-token to type it hidden.
+Human units: --pres-thresh 0.05 (or auto), --fall-thresh 5.0, --vital-int 1000 (ms), --chan-list 1,6,11, --filter-mac aa:bb:cc:dd:ee:ff. Give `-` as --password/--ota-psk/--seed-token to type it hidden (asked twice), or pipe it: one line per `-`, in the order password, seed_token, ota_psk.
 
 Several --port run in parallel (needs --yes). Without --port the board is found by its USB id.
 
@@ -130,7 +130,9 @@ def _collect_changes(kwargs: dict) -> dict:
         v = kwargs.get(f"key_{k.key}")
         if v is not None:
             if v == "-" and k.secret:
-                v = typer.prompt(f"{k.key}", hide_input=True, err=True)
+                from ruview_cli.cli._prompts import read_secret
+
+                v = read_secret(k.key, k.flag)
             changes[k.key] = v
     return changes
 
@@ -152,7 +154,7 @@ def _run(kw: dict) -> None:
     if len(ports) > 1 and kw.get("dry_run") is not None:
         raise UsageError("--dry-run writes one image file: give one --port", None)
     if not ports and kw.get("dry_run") is None:
-        from ruview_cli.device.ports import choose_port
+        from ruview_cli.cli._prompts import choose_port
 
         ports = [choose_port(interactive=not kw["yes"] and not kw["as_json"])]
     results = _provision_all(ports or [None], changes, kw)
