@@ -171,6 +171,7 @@ _SECRETS_LOCK = threading.Lock()  # parallel ports: load-modify-save one at a ti
 
 
 def _store_psk(mac: str | None, psk: str, inventory_path: Path | None) -> str:
+    """Keep the node's OTA key as its own (per-MAC) entry of the secrets store (contract A)."""
     from ruview_cli.inventory import Secrets, secrets_path
 
     path = secrets_path(inventory_path)
@@ -182,13 +183,18 @@ def _store_psk(mac: str | None, psk: str, inventory_path: Path | None) -> str:
     return str(path)
 
 
-def _known_psk(mac: str, inventory_path: Path | None) -> str | None:
+def _stored_keys(mac: str, inventory_path: Path | None) -> tuple[str | None, str | None]:
+    """(this node's own key, the key `ota` would use for it) from the secrets store. The fleet
+    key is never a node's own: a node without a key gets a fresh one, so one leaked key opens
+    one node."""
     try:
         from ruview_cli.inventory import Secrets, secrets_path
 
-        return Secrets.load(secrets_path(inventory_path)).ota_psk(mac)
+        sec = Secrets.load(secrets_path(inventory_path))
     except RuviewError:
-        return None
+        return None, None
+    used = sec.ota_psk(mac)
+    return (used if used is not None and used != sec.ota_psk(None) else None), used
 
 
 def provision_port(
@@ -269,22 +275,23 @@ def provision_port(
         if problems:
             raise UsageError("; ".join(problems), "fix the values; nothing was written")
 
+        own, used = _stored_keys(result.mac, inventory_path) if result.mac else (None, None)
         if "ota_psk" in wanted:
             result.psk_source = "command"
         elif merged.get("ota_psk"):
             result.psk_source = "node"
-        else:
-            known = _known_psk(result.mac, inventory_path) if result.mac else None
-            if known and schema.BY_NAME["ota_psk"].valid_stored(known):
-                merged["ota_psk"] = known
-                result.psk_source = "secrets"
-                from ruview_cli.inventory import secrets_path
+        elif own and schema.BY_NAME["ota_psk"].valid_stored(own):
+            merged["ota_psk"] = own      # the node lost its NVS (e.g. flash --erase-config)
+            result.psk_source = "secrets"
+            from ruview_cli.inventory import secrets_path
 
-                result.secrets_path = str(secrets_path(inventory_path))
-            else:
-                merged["ota_psk"] = _secrets.token_hex(32)
-                result.psk_generated = True
-                result.psk_source = "generated"
+            result.secrets_path = str(secrets_path(inventory_path))
+        else:
+            merged["ota_psk"] = _secrets.token_hex(32)
+            result.psk_generated = True
+            result.psk_source = "generated"
+        # the key `ota` will use for this node must be the one it holds
+        store_key = bool(result.mac) and used != merged["ota_psk"]
         result.config = merged
         result.diff = diff(device.stored, merged)
 
@@ -308,7 +315,9 @@ def provision_port(
             raise UsageError("no port to provision", "pass --port PORT, or --dry-run FILE")
 
         if not result.diff and not device.ignored and not result.dropped and not reset_config:
-            # nothing would change: leave the flash alone
+            # nothing would change: leave the flash alone (but learn the key the node holds)
+            if store_key:
+                result.secrets_path = _store_psk(result.mac, merged["ota_psk"], inventory_path)
             return result
 
         step("confirm")
@@ -316,7 +325,7 @@ def provision_port(
             if confirm is None or not confirm(result):
                 raise RuviewError("cancelled: nothing was written", None, EXIT_FAILED)
 
-        if result.psk_generated or "ota_psk" in wanted:
+        if store_key:
             # before writing: a node whose key we lost would refuse every OTA
             result.secrets_path = _store_psk(result.mac, merged["ota_psk"], inventory_path)
 

@@ -486,3 +486,46 @@ def test_a_secret_typed_on_a_terminal_is_asked_twice(env, tmp_path):
         os.close(master)
     assert b"try" not in everything                # never echoed
     assert _secrets_in(env, out)["password"] == "second-try"
+
+
+def test_a_node_without_a_key_gets_its_own_not_the_fleet_key(loopback, env, tmp_path):
+    import tomllib
+
+    from ruview_cli.sim.fleet import FleetOptions, SimFleet
+
+    fleet_key = "fleet-wide-key-0123456789"
+    secrets_file = tmp_path / "ruview.secrets.toml"
+    secrets_file.write_text(f'[ota]\ndefault = "{fleet_key}"\n')
+    secrets_file.chmod(0o600)
+    with SimFleet(FleetOptions(nodes=2, first_host=loopback.hosts(2), stream=False,
+                               mdns_interface="127.0.0.1", factory=True)) as fl:
+        fl.start()
+        a, b = fl.describe(0), fl.describe(1)
+        r = ruview(env, "provision", "--port", a["serial_url"], "--yes", "--json", "--node-id", "2")
+        assert r.returncode == 0, r.output
+        res = json.loads(r.stdout)["results"][0]
+        assert res["psk_generated"] is True and res["psk_source"] == "generated"
+        doc = tomllib.loads(secrets_file.read_text())
+        own = doc["ota"]["nodes"][a["mac"]]
+        assert own != fleet_key and len(own) == 64 and doc["ota"]["default"] == fleet_key
+        cfg, _ = flash_config(fl, 0)
+        assert cfg.ota_psk == own                                  # the node holds its own key
+        assert own not in r.output
+
+        # the node loses its NVS: provisioning gives it back the key it had, not a new one
+        fl.nodes[0].flash.erase(*NVS)
+        r = ruview(env, "provision", "--port", a["pty"], "--yes", "--json", "--node-id", "2")
+        assert r.returncode == 0, r.output
+        assert json.loads(r.stdout)["results"][0]["psk_source"] == "secrets"
+        assert flash_config(fl, 0)[0].ota_psk == own
+
+        # a node provisioned elsewhere has a key we do not know: provision learns it
+        w = subprocess.run([RUVIEW, "provision", "--port", b["serial_url"], "--yes",
+                            "--ota-psk", "elsewhere-key-42"], capture_output=True, text=True,
+                           env={**env, "RUVIEW_INVENTORY": str(tmp_path / "other" / "r.toml")},
+                           timeout=90)
+        assert w.returncode == 0, w.stdout + w.stderr
+        r = ruview(env, "provision", "--port", b["serial_url"], "--yes", "--json", "--node-id", "1")
+        assert r.returncode == 0, r.output
+        assert json.loads(r.stdout)["results"][0]["psk_source"] == "node"
+        assert tomllib.loads(secrets_file.read_text())["ota"]["nodes"][b["mac"]] == "elsewhere-key-42"
