@@ -63,15 +63,17 @@ class Change:
     key: str
     old: Any   # stored value (None = not set on the node)
     new: Any
+    firmware: str = schema.FIRMWARE_OURS
 
     def row(self, show_secrets: bool = False) -> tuple[str, str, str]:
-        """(key, now, new) cells; "(x)" = not stored, the firmware default x applies."""
+        """(key, now, new) cells; "(x)" = not stored, the node's firmware default x applies."""
         k = schema.BY_NAME[self.key]
+        default = k.default_for(self.firmware)
 
         def cell(v) -> str:
             if v is not None:
                 return k.show(v, show_secrets)
-            return f"({k.show(k.default)})" if k.default is not None else "-"
+            return f"({k.show(default)})" if default is not None else "-"
 
         new = cell(self.new)
         if k.secret and not show_secrets and self.old is not None and self.new is not None:
@@ -92,6 +94,8 @@ class ProvisionResult:
     mac: str | None = None
     chip: str | None = None
     revision: str | None = None
+    app: Any = None                  # device.running_app.RunningApp the board boots, if read
+    firmware: str = schema.FIRMWARE_OURS   # whose rules the values were read with
     diff: list[Change] = field(default_factory=list)
     config: dict = field(default_factory=dict)       # merged stored values (includes secrets!)
     psk_generated: bool = False
@@ -115,6 +119,7 @@ class ProvisionResult:
         """The stable --json record of one provisioned port."""
         return {
             "port": self.port, "mac": self.mac, "chip": self.chip, "revision": self.revision,
+            "app": self.app.to_json() if self.app else None, "firmware": self.firmware,
             "changes": [c.to_json(show_secrets) for c in self.diff],
             "config": self.public_config(show_secrets),
             "written": self.written, "verified": self.verified, "reset": self.reset,
@@ -162,8 +167,9 @@ def _writable_extra(extra: dict, result: ProvisionResult) -> dict:
     return keep
 
 
-def diff(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
-    return [Change(k.key, old.get(k.key), new.get(k.key)) for k in schema.KEYS
+def diff(old: dict[str, Any], new: dict[str, Any],
+         firmware: str = schema.FIRMWARE_OURS) -> list[Change]:
+    return [Change(k.key, old.get(k.key), new.get(k.key), firmware) for k in schema.KEYS
             if old.get(k.key) != new.get(k.key)]
 
 
@@ -255,11 +261,13 @@ def provision_port(
 
             step("read")
             try:
+                result.app = session.running_app()
                 current = session.read_nvs(NVS_OFFSET, NVS_SIZE)
             except RuviewError as exc:
                 raise ProvisionError("read", exc.message) from exc
+            result.firmware = firmware_rules(result.app, result.warnings)
             stats = NvsReadStats()
-            device = schema.from_nvs(read_nvs(current, stats))
+            device = schema.from_nvs(read_nvs(current, stats), result.firmware)
             if stats.entries_skipped or stats.pages_skipped:
                 result.warnings.append(
                     f"the node's NVS had {stats.entries_skipped} unreadable entries and "
@@ -293,11 +301,11 @@ def provision_port(
         # the key `ota` will use for this node must be the one it holds
         store_key = bool(result.mac) and used != merged["ota_psk"]
         result.config = merged
-        result.diff = diff(device.stored, merged)
+        result.diff = diff(device.stored, merged, result.firmware)
 
         image = build_nvs(schema.to_nvs(merged, extra), NVS_SIZE)
         # the generator's output must parse back to exactly what we mean to write
-        if schema.from_nvs(read_nvs(image)).stored != merged:
+        if schema.from_nvs(read_nvs(image), result.firmware).stored != merged:
             raise ProvisionError("validate", "the generated NVS image does not decode to the "
                                  "requested values", "report this as a bug; nothing was written")
         result.image = image
@@ -342,7 +350,7 @@ def provision_port(
         except RuviewError as exc:
             raise ProvisionError("verify", exc.message, exc.fix if "differs" in exc.message
                                  or "erased" in exc.message else None) from exc
-        if back != image or schema.from_nvs(read_nvs(back)).stored != merged:
+        if back != image or schema.from_nvs(read_nvs(back), result.firmware).stored != merged:
             raise ProvisionError("verify", "the read-back image does not decode to the written values")
         result.verified = True
 
@@ -361,7 +369,7 @@ def provision_port(
         step("wait")
         from ruview_cli.device.online import wait_online
 
-        eff = schema.effective(merged)
+        eff = schema.effective(merged, result.firmware)
         result.online = wait_online(eff["target_ip"], eff["target_port"], eff["node_id"],
                                     eff["edge_tier"], timeout=wait)
         if not result.online:
@@ -429,23 +437,53 @@ def _record(result: ProvisionResult, port: str | None, inventory_path: Path | No
     inv = Inventory.load(inventory_path)
     public = {k: v for k, v in schema.redact(result.config).items()
               if not schema.BY_NAME[k].secret}
-    eff = schema.effective(result.config)
+    eff = schema.effective(result.config, result.firmware)
     inv.upsert(result.mac, node_id=eff["node_id"], serial_port=port, chip=result.chip,
                edge_tier=eff["edge_tier"], config=public, sources=["provision"])
     inv.save()
 
 
-def read_config(port: str, *, baud: int | None = None, stub: bool = True, sink=None):
-    """(ChipInfo, DecodedConfig, NvsReadStats) of the board on `port` — `ruview config show`."""
+def firmware_rules(app, warnings: list[str] | None = None) -> str:
+    """Whose rules (schema.FIRMWARES) apply to a board running `app` (None: nothing bootable
+    found). A firmware the schema does not know is read with ours, and a warning says so."""
+    if app is not None and app.flavor is not None:
+        return app.flavor
+    if warnings is not None:
+        what = (f"{app.project} {app.version}" if app is not None
+                else "no bootable app found in flash")
+        warnings.append(f"firmware: {what}; values are read with the rules of ours")
+    return schema.FIRMWARE_OURS
+
+
+@dataclass
+class NodeConfig:
+    """`ruview config show`: what a board holds and which firmware will read it."""
+
+    info: Any                 # device.session.ChipInfo
+    app: Any                  # device.running_app.RunningApp | None
+    firmware: str
+    decoded: schema.DecodedConfig
+    stats: Any                # config.nvs.NvsReadStats
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_config(port: str, *, baud: int | None = None, stub: bool = True, sink=None,
+                firmware: str | None = None) -> NodeConfig:
+    """Read the board on `port`: chip, running app, NVS decoded with that firmware's rules
+    (`firmware` forces them)."""
     from ruview_cli.config.nvs import NvsReadStats, read_nvs
     from ruview_cli.device.session import EspSession
 
     with EspSession(port, baud=baud, stub=stub, sink=sink) as s:
+        app = s.running_app()
         image = s.read_nvs(NVS_OFFSET, NVS_SIZE)
         info = s.info
+    warnings: list[str] = []
+    rules = firmware or firmware_rules(app, warnings)
     stats = NvsReadStats()
-    return info, schema.from_nvs(read_nvs(image, stats)), stats
+    return NodeConfig(info, app, rules, schema.from_nvs(read_nvs(image, stats), rules), stats,
+                      warnings)
 
 
 __all__ = ["provision_port", "write_private_file", "ProvisionResult", "ProvisionError", "Change", "validate",
-           "read_config", "diff", "STEPS", "NVS_OFFSET", "NVS_SIZE"]
+           "read_config", "NodeConfig", "firmware_rules", "diff", "STEPS", "NVS_OFFSET", "NVS_SIZE"]

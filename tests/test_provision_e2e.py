@@ -236,6 +236,21 @@ def test_link_drop_recovered_by_esptool_retry_still_verifies(fleet, env):
     assert warnings == [] and cfg.node_id == 33 and cfg.ota_psk == "q" * 64
 
 
+def write_generated_nvs(port: str, rows: list[str], tmp_path) -> None:
+    """Make an NVS image from CSV rows with Espressif's generator CLI (as RuView's provision.py
+    does) and write it at 0x9000 with esptool's CLI."""
+    csv = tmp_path / "nvs.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    img = tmp_path / "nvs.bin"
+    gen = subprocess.run([sys.executable, "-m", "esp_idf_nvs_partition_gen", "generate",
+                          str(csv), str(img), "0x6000"], capture_output=True, text=True, timeout=60)
+    assert gen.returncode == 0, gen.stdout + gen.stderr
+    w = subprocess.run([sys.executable, "-m", "esptool", "--port", port, "--before",
+                        "no-reset", "--after", "hard-reset", "write-flash", "0x9000", str(img)],
+                       capture_output=True, text=True, timeout=90)
+    assert w.returncode == 0, w.stdout + w.stderr
+
+
 def test_ruview_provision_py_image_is_decoded(fleet, env, tmp_path):
     # The CSV RuView's provision.py feeds to the generator (namespace csi_cfg, u8/u16/u32,
     # strings, hex2bin blobs), made into an image by the generator's CLI, written with esptool.
@@ -250,17 +265,8 @@ def test_ruview_provision_py_image_is_decoded(fleet, env, tmp_path):
         "hop_count,data,u8,3", "chan_list,data,hex2bin,01060b", "dwell_ms,data,u32,200",
         "zone_name,data,string,lobby", "swarm_hb,data,u16,30",
     ]
-    csv = tmp_path / "nvs.csv"
-    csv.write_text("\n".join(rows) + "\n")
-    img = tmp_path / "nvs.bin"
-    gen = subprocess.run([sys.executable, "-m", "esp_idf_nvs_partition_gen", "generate",
-                          str(csv), str(img), "0x6000"], capture_output=True, text=True, timeout=60)
-    assert gen.returncode == 0, gen.stdout + gen.stderr
     d = fleet.describe(4)
-    w = subprocess.run([sys.executable, "-m", "esptool", "--port", d["serial_url"], "--before",
-                        "no-reset", "--after", "no-reset", "write-flash", "0x9000", str(img)],
-                       capture_output=True, text=True, timeout=90)
-    assert w.returncode == 0, w.stdout + w.stderr
+    write_generated_nvs(d["serial_url"], rows, tmp_path)
 
     r = ruview(env, "config", "show", "--port", d["pty"], "--json")
     assert r.returncode == 0, r.output
@@ -529,3 +535,69 @@ def test_a_node_without_a_key_gets_its_own_not_the_fleet_key(loopback, env, tmp_
         assert r.returncode == 0, r.output
         assert json.loads(r.stdout)["results"][0]["psk_source"] == "node"
         assert tomllib.loads(secrets_file.read_text())["ota"]["nodes"][b["mac"]] == "elsewhere-key-42"
+
+
+def test_config_show_says_what_a_ruview_06_node_uses(loopback, env, tmp_path):
+    from ruview_cli.sim.appimage import build_app_image
+    from ruview_cli.sim.otadata import OtaData
+
+    rows = ["key,type,encoding,value", "csi_cfg,namespace,,", "ssid,data,string,lab",
+            "target_ip,data,string,127.0.0.1", "node_id,data,u8,6",
+            "fall_thresh,data,u16,0", "vital_int,data,u16,20000", "swarm_hb,data,u16,0",
+            "vital_win,data,u16,300"]
+    with SimFleet(FleetOptions(nodes=2, first_host=loopback.hosts(2), stream=False,
+                               mdns_interface="127.0.0.1", flavor="ruview-0.6")) as fl:
+        fl.start()
+        d = fl.describe(0)
+        write_generated_nvs(d["serial_url"], rows, tmp_path)
+        r = ruview(env, "config", "show", "--port", d["pty"], "--json")
+        assert r.returncode == 0, r.output
+        doc = json.loads(r.stdout)
+        assert doc["firmware"] == "ruview-0.6"
+        assert doc["app"]["project"] == "esp32-csi-node" and doc["app"]["version"].startswith("0.6")
+        keys = {k["key"]: (k["value"], k["source"]) for k in doc["keys"]}
+        # RuView 0.6.5 uses these as stored; they are not "ignored"
+        assert keys["fall_thresh"] == (0.0, "node")
+        assert keys["vital_int"] == (20000, "node")
+        assert keys["swarm_hb"] == (0, "node")
+        assert set(doc["ignored"]) == {"vital_win"}            # 0.6.5 checks 32..256 too
+        assert keys["vital_win"] == (256, "default")
+        assert keys["zone_name"] == ("default", "default")     # unset: "default"
+        # the human view says so too
+        r = ruview(env, "config", "show", "--port", d["serial_url"])
+        assert "RuView 0.6.x" in r.stdout and "esp32-csi-node" in r.stdout
+        assert "ignored by the firmware: vital_win" in r.stdout
+        assert "fall_thresh" not in " ".join(l for l in r.stdout.splitlines() if "ignored" in l)
+
+        # provisioning another key keeps what the 0.6 node uses
+        r = ruview(env, "provision", "--port", d["serial_url"], "--yes", "--json", "--node-id", "8")
+        assert r.returncode == 0, r.output
+        res = json.loads(r.stdout)["results"][0]
+        assert res["firmware"] == "ruview-0.6"
+        assert not any("fall_thresh" in w or "vital_int" in w for w in res["warnings"])
+        nvs = read_nvs(fl.nodes[0].flash.read(*NVS))["csi_cfg"]
+        assert (nvs["fall_thresh"].value, nvs["vital_int"].value, nvs["swarm_hb"].value) == (0, 20000, 0)
+        assert nvs["node_id"].value == 8
+
+        # a fresh 0.6 node: the compiled fall_thresh is 15.0, not ours (3.0)
+        r = ruview(env, "config", "show", "--port", fl.describe(1)["serial_url"], "--json")
+        keys = {k["key"]: (k["value"], k["source"]) for k in json.loads(r.stdout)["keys"]}
+        assert keys["fall_thresh"] == (15.0, "default")
+
+        # the same node after an update to our firmware in ota_1: read with our rules
+        node = fl.nodes[0]
+        ours = build_app_image("0.8.0")
+        node.flash.write(0x220000, ours)
+        OtaData(node.flash).set_boot_slot(1, 2, rollback=False)
+        r = ruview(env, "config", "show", "--port", d["serial_url"], "--json")
+        doc = json.loads(r.stdout)
+        assert doc["firmware"] == "ours" and doc["app"]["slot"] == "ota_1"
+        assert {"fall_thresh", "vital_int", "swarm_hb"} <= set(doc["ignored"])
+
+    # an image file: ours unless told
+    img = tmp_path / "nvs.bin"
+    r = ruview(env, "config", "show", "--file", str(img), "--json", "--firmware", "ruview-0.6")
+    keys = {k["key"]: (k["value"], k["source"]) for k in json.loads(r.stdout)["keys"]}
+    assert keys["fall_thresh"] == (0.0, "node")
+    r = ruview(env, "config", "show", "--file", str(img), "--json")
+    assert "fall_thresh" in json.loads(r.stdout)["ignored"]

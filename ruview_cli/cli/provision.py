@@ -54,7 +54,11 @@ def _key_option(k: schema.Key) -> inspect.Parameter:
                "mac": "MAC", "hex": "HEX"}.get(k.kind, "N")
     if k.auto_zero:
         metavar = "X|auto"
-    default = f" \\[firmware default: {k.show(k.default)}]" if k.default is not None else ""
+    defaults = [f"firmware default: {k.show(k.default)}"] if k.default is not None else []
+    other = k.default_for(schema.FIRMWARE_06)
+    if other is not None and other != k.default:   # what a RuView 0.6.x node uses when unset
+        defaults.append(f"RuView 0.6.x: {k.show(other)}")
+    default = f" \\[{'; '.join(defaults)}]" if defaults else ""
     opt = typer.Option(
         None, k.flag, metavar=metavar, show_default=False,
         help=f"{k.help}. Allowed: {k.describe_range()}.{default}",

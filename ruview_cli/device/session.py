@@ -157,6 +157,13 @@ class EspSession:
 
         return self._run(step, go)
 
+    def running_app(self):
+        """The app the board boots (device.running_app.RunningApp) or None; a few hundred
+        bytes read (partition table, otadata entries, the app's description)."""
+        from ruview_cli.device.running_app import read_running_app
+
+        return self._run("read", read_running_app, self._read_raw)
+
     def read_nvs(self, offset: int, size: int) -> bytes:
         """An NVS partition as its reader sees it, transferring only what it can use: erased
         pages are skipped (MD5), and of each page only the header, the entry-state bitmap and
