@@ -24,7 +24,6 @@ import errno
 import os
 import secrets as _secrets
 import stat
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -173,19 +172,15 @@ def diff(old: dict[str, Any], new: dict[str, Any],
             if old.get(k.key) != new.get(k.key)]
 
 
-_SECRETS_LOCK = threading.Lock()  # parallel ports: load-modify-save one at a time
-
-
 def _store_psk(mac: str | None, psk: str, inventory_path: Path | None) -> str:
     """Keep the node's OTA key as its own (per-MAC) entry of the secrets store (contract A)."""
     from ruview_cli.inventory import Secrets, secrets_path
 
     path = secrets_path(inventory_path)
-    with _SECRETS_LOCK:
-        sec = Secrets.load(path)
-        if sec.ota_psk(mac) != psk:
-            sec.set_ota_psk(mac, psk)
-            sec.save()
+    sec = Secrets.load(path)   # save() merges under the store's lock: parallel ports keep theirs
+    if sec.ota_key_for(mac) != psk:
+        sec.set_ota_key(mac, psk)
+        sec.save()
     return str(path)
 
 
@@ -199,8 +194,8 @@ def _stored_keys(mac: str, inventory_path: Path | None) -> tuple[str | None, str
         sec = Secrets.load(secrets_path(inventory_path))
     except RuviewError:
         return None, None
-    used = sec.ota_psk(mac)
-    return (used if used is not None and used != sec.ota_psk(None) else None), used
+    used = sec.ota_key_for(mac)
+    return (used if used is not None and used != sec.ota_key_for(None) else None), used
 
 
 def provision_port(

@@ -18,8 +18,10 @@ def choose_port(interactive: bool) -> str:
         return found
     if not interactive or not sys.stdin.isatty():
         raise several_boards(found)
+    from ruview_cli.cli._text import plain
+
     for i, c in enumerate(found, 1):
-        typer.echo(f"  {i}. {c.label()}", err=True)
+        typer.echo(f"  {i}. {plain(c.label())}", err=True)   # USB descriptors are untrusted
     choice = typer.prompt("which port", default="1", err=True)
     try:
         return found[int(choice) - 1].device
