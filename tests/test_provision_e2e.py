@@ -27,16 +27,10 @@ RUVIEW = shutil.which("ruview")
 NVS = (0x9000, 0x6000)
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def fleet():
-    fl = SimFleet(FleetOptions(nodes=6, first_host=95 * 256 + 10, mdns_interface="127.0.0.1",
-                               target=("127.0.0.1", _free_udp_port()), seed=8, stream=False))
+def fleet(loopback):
+    fl = SimFleet(FleetOptions(nodes=6, first_host=loopback.hosts(6), mdns_interface="127.0.0.1",
+                               target=(loopback.addr(), 5005), seed=8, stream=False))
     fl.start()
     yield fl
     fl.stop()
@@ -68,10 +62,11 @@ def http_status(fleet, i) -> dict:
         return json.loads(r.read())
 
 
-def test_second_provision_keeps_every_earlier_key_and_node_runs_new_values(fleet, env, tmp_path):
+def test_second_provision_keeps_every_earlier_key_and_node_runs_new_values(fleet, env, tmp_path,
+                                                                        loopback):
     d = fleet.describe(0)
     first = ruview(env, "provision", "--port", d["serial_url"], "--yes", "--json",
-                   "--ssid", "lab-net", "--password", "pw-123456", "--target-ip", "127.0.0.1",
+                   "--ssid", "lab-net", "--password", "pw-123456", "--target-ip", loopback.addr(),
                    "--target-port", "5999", "--node-id", "21", "--edge-tier", "1",
                    "--fall-thresh", "6.5", "--pres-thresh", "0.05")
     assert first.returncode == 0, first.output
@@ -293,11 +288,11 @@ def test_ruview_provision_py_image_is_decoded(fleet, env, tmp_path):
     assert "default" in line
 
 
-def test_several_ports_in_parallel_and_partial_failure(fleet, env):
+def test_several_ports_in_parallel_and_partial_failure(fleet, env, loopback):
     a, b = fleet.describe(5), fleet.describe(1)
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead = f"socket://127.0.0.1:{s.getsockname()[1]}"
+        s.bind((loopback.addr(), 0))
+        dead = "socket://%s:%d" % s.getsockname()
     r = ruview(env, "provision", "--port", a["serial_url"], "--port", b["pty"], "--port", dead,
                "--yes", "--json", "--edge-tier", "1")
     assert r.returncode == 3, r.output                          # partial fleet failure
@@ -312,10 +307,9 @@ def test_several_ports_in_parallel_and_partial_failure(fleet, env):
         assert flash_config(fleet, i)[0].edge_tier == 1
 
 
-def test_wait_sees_the_node_come_up_with_its_new_node_id(env):
-    port = _free_udp_port()
-    with SimFleet(FleetOptions(nodes=1, first_host=95 * 256 + 40, mdns_interface="127.0.0.1",
-                               target=("127.0.0.1", port), seed=9, stream=True)) as fl:
+def test_wait_sees_the_node_come_up_with_its_new_node_id(env, loopback):
+    with SimFleet(FleetOptions(nodes=1, first_host=loopback.hosts(1), mdns_interface="127.0.0.1",
+                               target=(loopback.addr(), 5005), seed=9, stream=True)) as fl:
         fl.start()
         r = ruview(env, "provision", "--port", fl.describe(0)["serial_url"], "--yes", "--json",
                    "--node-id", "55", "--wait", "--wait-timeout", "30")
@@ -542,7 +536,7 @@ def test_config_show_says_what_a_ruview_06_node_uses(loopback, env, tmp_path):
     from ruview_cli.sim.otadata import OtaData
 
     rows = ["key,type,encoding,value", "csi_cfg,namespace,,", "ssid,data,string,lab",
-            "target_ip,data,string,127.0.0.1", "node_id,data,u8,6",
+            f"target_ip,data,string,{loopback.addr()}", "node_id,data,u8,6",
             "fall_thresh,data,u16,0", "vital_int,data,u16,20000", "swarm_hb,data,u16,0",
             "vital_win,data,u16,300"]
     with SimFleet(FleetOptions(nodes=2, first_host=loopback.hosts(2), stream=False,
