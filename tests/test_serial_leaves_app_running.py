@@ -71,18 +71,19 @@ def test_provision_without_change_leaves_the_node_running(fleet, env):
     assert st is not None and st["node_id"] == 41
 
 
-def test_provision_no_reset_writes_and_leaves_the_node_running(fleet, env):
+@pytest.mark.parametrize("node_id,loader_args", [(42, ()), (43, ("--no-stub",))])
+def test_provision_no_reset_writes_and_leaves_the_node_running(fleet, env, node_id, loader_args):
     loader = fleet.endpoints[2].loader
     resets = loader.resets
     r = ruview(env, "provision", "--port", fleet.describe(2)["pty"], "--yes", "--json",
-               "--no-reset", "--node-id", "42", "--ota-psk", "y" * 40)
+               "--no-reset", "--node-id", str(node_id), "--ota-psk", "y" * 40, *loader_args)
     assert r.returncode == 0, r.output
     res = json.loads(r.stdout)["results"][0]
     assert res["written"] and res["verified"]
     assert res["reset"] is False and res["after"] == "run-app"   # no reset pulse was asked for
     st = answers_status(fleet, 2)
     assert st is not None, f"node left in state {fleet.nodes[2].state}"
-    assert st["node_id"] == 42                                   # the app read what was written
+    assert st["node_id"] == node_id                              # the app read what was written
     assert loader.resets == resets + 1
 
 
