@@ -15,6 +15,8 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -60,6 +62,20 @@ def http_status(fleet, i) -> dict:
     node = fleet.nodes[i]
     with urllib.request.urlopen(f"http://{node.ip}:{node.http_port}/ota/status", timeout=10) as r:
         return json.loads(r.read())
+
+
+def answers_status(fleet, i, timeout=15.0) -> dict | None:
+    """The node's /ota/status once it answers (it may still be booting), else None."""
+    node = fleet.nodes[i]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            url = f"http://{node.ip}:{node.http_port}/ota/status"
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return json.loads(r.read())
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    return None
 
 
 def test_second_provision_keeps_every_earlier_key_and_node_runs_new_values(fleet, env, tmp_path,
@@ -393,6 +409,7 @@ def test_diff_shows_the_change_and_writes_nothing_anywhere(fleet, env, tmp_path)
     human = ruview(env, "provision", "--port", d["pty"], "--diff", "--node-id", "77")
     assert human.returncode == 0 and "node_id" in human.stdout and "nothing written" in human.stdout
     assert fleet.nodes[4].flash.read(*NVS) == before
+    assert answers_status(fleet, 4) is not None           # the node is not left in its loader
     r = ruview(env, "provision", "--diff", "--dry-run", str(tmp_path / "x.bin"), "--node-id", "3")
     assert r.returncode == 2
 

@@ -11,14 +11,11 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
-import urllib.error
-import urllib.request
 
 import pytest
 
 from ruview_cli.sim.fleet import FleetOptions, SimFleet
-from tests.test_provision_e2e import env, ruview  # noqa: F401  (env is a fixture)
+from tests.test_provision_e2e import answers_status, env, ruview  # noqa: F401  (env: fixture)
 
 RUVIEW = shutil.which("ruview")
 
@@ -30,24 +27,6 @@ def fleet(loopback):
     fl.start()
     yield fl
     fl.stop()
-
-
-def answers_status(fleet, i, timeout=15.0) -> dict | None:
-    """The node's /ota/status once it answers (it may still be booting), else None."""
-    node = fleet.nodes[i]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            url = f"http://{node.ip}:{node.http_port}/ota/status"
-            with urllib.request.urlopen(url, timeout=2) as r:
-                return json.loads(r.read())
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.2)
-    return None
-
-
-def in_loader(fleet, i) -> bool:
-    return fleet.nodes[i].state == "download"
 
 
 @pytest.mark.parametrize("wire", ["serial_url", "pty"])
