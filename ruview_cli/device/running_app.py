@@ -28,6 +28,7 @@ PARTITION_TABLE = 0x8000
 _ENTRY = struct.Struct("<2sBBII16sI")
 _OTA_ENTRY = struct.Struct("<I20sII")
 _MAX_ENTRIES = 95            # the 0xC00-byte table holds at most this many 32-byte entries
+_CHUNK = 8 * _ENTRY.size     # read this much at a time (a usual table has 6..8 entries)
 _OTA_INVALID, _OTA_ABORTED = 3, 4
 _DESC_AT = HEADER_SIZE + 8   # image header, then the first segment's header
 
@@ -91,7 +92,13 @@ def _boot_slot(apps: list[tuple[int, int, str]], entries: list[bytes]) -> tuple[
 
 def read_running_app(read: Callable[[int, int], bytes]) -> RunningApp | None:
     """The app the board boots, via `read(offset, size)`; None when the flash holds none."""
-    parts = _partitions(read(PARTITION_TABLE, _MAX_ENTRIES * _ENTRY.size))
+    table = b""
+    while len(table) < _MAX_ENTRIES * _ENTRY.size:   # in small reads: tables end early
+        chunk = read(PARTITION_TABLE + len(table), min(_CHUNK, _MAX_ENTRIES * _ENTRY.size - len(table)))
+        table += chunk
+        if len(chunk) < _CHUNK or any(chunk[i:i + 2] != b"\xaa\x50" for i in range(0, len(chunk), _ENTRY.size)):
+            break
+    parts = _partitions(table)
     apps = [(sub, off, label) for ptype, sub, off, label in parts if ptype == 0]
     otadata = next((off for ptype, sub, off, _l in parts if ptype == 1 and sub == 0), None)
     entries = [read(otadata + i * 0x1000, _OTA_ENTRY.size) for i in (0, 1)] if otadata else []
