@@ -405,6 +405,9 @@ def write_private_file(path: Path, data: bytes, force: bool = False) -> None:
                 if exc.errno == errno.EISDIR:
                     raise UsageError(f"--dry-run {path}: is a directory",
                                      "give a file name inside it") from None
+                if exc.errno == errno.ENXIO and force:
+                    raise UsageError(f"--dry-run {path}: a FIFO nobody reads",
+                                     "start its reader first") from None
                 if exc.errno in (errno.ELOOP, errno.ENXIO):
                     raise refuse("exists and is not a regular file") from None
                 raise
