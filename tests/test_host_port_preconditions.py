@@ -21,7 +21,7 @@ import time
 import zlib
 
 from ruview_cli.sim.appimage import build_app_image
-from test_host_port_support import Node, build_app, make_flash
+from test_host_port_support import Node, build_app, make_flash, run_until
 
 PROBE_INCLUDES = """
 #include <string.h>
@@ -115,11 +115,7 @@ def test_set_channel_once_associated_reaches_the_radio(tmp_path, loopback):
 
 def test_nvs_handle_after_close_is_invalid(tmp_path, loopback):
     flash, _ = make_flash(tmp_path)
-    node = Node(_probe(), flash, loopback.addr(), reset_reason="brownout")
-    try:
-        assert node.wait_output("probe: done"), node.output
-    finally:
-        node.close()
+    node, _ = run_until(_probe(), flash, loopback.addr(), "probe: done", reset_reason="brownout")
     assert "open handle: ESP_OK node_id=7" in node.output
     assert "closed handle: ESP_ERR_NVS_INVALID_HANDLE" in node.output
 
@@ -145,12 +141,7 @@ def _flash_with_state(tmp_path, state: int):
 
 def test_ota_begin_refused_while_pending_verify_without_touching_flash(tmp_path, loopback):
     path, old = _flash_with_state(tmp_path, PENDING_VERIFY)
-    node = Node(_probe(), path, loopback.addr(), reset_reason="ext")
-    try:
-        assert node.wait_output("probe: done"), node.output
-        alive = node.proc.wait(0) is None
-    finally:
-        node.close()
+    node, alive = run_until(_probe(), path, loopback.addr(), "probe: done", reset_reason="ext")
     assert alive, "an esp_ota_begin refusal is an error code, not a crash"
     assert "state 1, esp_ota_begin: ESP_ERR_OTA_ROLLBACK_INVALID_STATE" in node.output
     assert "Running app has not confirmed state" in node.output
@@ -161,11 +152,7 @@ def test_ota_begin_refused_while_pending_verify_without_touching_flash(tmp_path,
 
 def test_ota_begin_allowed_once_valid_erases_the_slot(tmp_path, loopback):
     path, old = _flash_with_state(tmp_path, VALID)
-    node = Node(_probe(), path, loopback.addr(), reset_reason="ext")
-    try:
-        assert node.wait_output("probe: done"), node.output
-    finally:
-        node.close()
+    node, _ = run_until(_probe(), path, loopback.addr(), "probe: done", reset_reason="ext")
     assert "state 2, esp_ota_begin: ESP_OK" in node.output
     with open(path, "rb") as f:
         f.seek(OTA_1)
