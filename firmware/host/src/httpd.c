@@ -599,13 +599,16 @@ static void server_task(void *arg)
         fd_set rd;
         FD_ZERO(&rd);
         int maxfd = s->listen_fd;
-        FD_SET(s->listen_fd, &rd);
+        int n_open = 0;
         for (int i = 0; i < s->cfg.max_open_sockets; i++) {
             if (s->sess[i].fd >= 0) {
+                n_open++;
                 FD_SET(s->sess[i].fd, &rd);
                 if (s->sess[i].fd > maxfd) maxfd = s->sess[i].fd;
             }
         }
+        /* a full table without LRU purge leaves new connections in the listen backlog */
+        if (n_open < s->cfg.max_open_sockets || s->cfg.lru_purge_enable) FD_SET(s->listen_fd, &rd);
         if (select(maxfd + 1, &rd, NULL, NULL, NULL) < 0) {
             if (errno == EINTR) continue;
             ESP_LOGE(TAG, "error in select (%d)", errno);
