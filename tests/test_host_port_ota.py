@@ -13,6 +13,8 @@ import json
 import signal
 import struct
 
+import pytest
+
 from ruview_cli.config.nvs import read_nvs
 from ruview_cli.sim.appimage import build_app_image
 from test_host_port_support import Node, firmware_binary, make_flash
@@ -69,9 +71,20 @@ def test_ota_update_writes_slot_otadata_nvs_then_restarts(tmp_path, loopback):
     assert values["csi_cfg"]["node_id"].value == 7            # provisioned keys kept
 
 
-def test_ota_rejects_an_image_for_another_chip(tmp_path, loopback):
+def _corrupt(image: bytes) -> bytes:
+    """One flipped byte inside the code segment: checksum and appended SHA-256 no longer match."""
+    raw = bytearray(image)
+    raw[len(raw) // 2] ^= 0x5A
+    return bytes(raw)
+
+
+@pytest.mark.parametrize("image,why", [
+    (build_app_image("1.1.0", chip_id=2), "mismatch chip ID, expected 9, found 2"),   # ESP32-S2
+    (_corrupt(build_app_image("1.1.0")), "Checksum failed"),
+], ids=["other-chip", "corrupt"])
+def test_ota_rejects_an_image_the_chip_cannot_boot(tmp_path, loopback, image, why):
     path, _ = make_flash(tmp_path, version="1.0.0")
-    wrong = build_app_image("1.1.0", chip_id=2)   # an ESP32-S2 image
+    wrong = image
     node = Node(firmware_binary(), path, loopback.addr())
     try:
         node.wait_http()
@@ -80,7 +93,7 @@ def test_ota_rejects_an_image_for_another_chip(tmp_path, loopback):
     finally:
         node.close()
     assert status == 422 and json.loads(body)["code"] == "invalid_image", body
-    assert "mismatch chip ID, expected 9, found 2" in node.output
+    assert why in node.output
     assert still_up
     assert _read(path, OTADATA, 4) == b"\xff" * 4        # boot selection untouched
 

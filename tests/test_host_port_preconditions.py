@@ -78,6 +78,9 @@ PROBE = r"""
         esp_ota_handle_t oh;
         esp_err_t err = esp_ota_begin(esp_ota_get_next_update_partition(NULL), OTA_SIZE_UNKNOWN, &oh);
         ESP_LOGI(T, "state %d, esp_ota_begin: %s", (int)st, esp_err_to_name(err));
+    } else if (why == ESP_RST_INT_WDT) {                      /* give up on the running app */
+        esp_err_t err = esp_ota_mark_app_invalid_rollback_and_reboot();
+        ESP_LOGI(T, "mark invalid: %s", esp_err_to_name(err));
     }
     ESP_LOGI(T, "done");
 """
@@ -157,6 +160,37 @@ def test_ota_begin_allowed_once_valid_erases_the_slot(tmp_path, loopback):
     with open(path, "rb") as f:
         f.seek(OTA_1)
         assert f.read(len(old)) == b"\xff" * len(old)
+
+
+def test_mark_invalid_rolls_back_and_restarts(tmp_path, loopback):
+    """ota_1 runs pending verify, ota_0 holds the previous app: marking invalid writes INVALID
+    into ota_1's otadata entry and restarts (esp_ota_mark_app_invalid_rollback_and_reboot)."""
+    path, flash = make_flash(tmp_path)
+    flash.write(OTA_1, build_app_image("2.0.0"))
+    flash.write(OTADATA, _otadata_entry(1, VALID))                   # ota_0, the old app
+    flash.write(OTADATA + 0x1000, _otadata_entry(2, PENDING_VERIFY))  # ota_1, running
+    flash.save(path)
+    node = Node(_probe(), path, loopback.addr(), slot="ota_1", reset_reason="int_wdt")
+    try:
+        code = node.proc.wait(10)
+    finally:
+        node.close()
+    assert code == 0, node.output
+    assert node.wait_message(lambda m: m.get("t") == "restart", 1) == {"t": "restart", "reason": "sw"}
+    assert "Rollback to previously worked partition." in node.output
+    with open(path, "rb") as f:
+        f.seek(OTADATA + 0x1000)
+        seq, _, state, _ = struct.unpack("<I20sII", f.read(32))
+    assert (seq, state) == (2, 3)   # ESP_OTA_IMG_INVALID: the bootloader goes back to ota_0
+
+
+def test_mark_invalid_without_a_fallback_returns_an_error(tmp_path, loopback):
+    path, flash = make_flash(tmp_path)
+    flash.write(OTADATA, _otadata_entry(1, PENDING_VERIFY))   # ota_0 running, ota_1 empty
+    flash.save(path)
+    node, alive = run_until(_probe(), path, loopback.addr(), "probe: done", reset_reason="int_wdt")
+    assert alive and "mark invalid: ESP_ERR_OTA_ROLLBACK_FAILED" in node.output
+    assert "Rollback is not possible" in node.output
 
 
 # ---- esp_http_server -------------------------------------------------------------------------
@@ -249,3 +283,18 @@ def test_httpd_recv_chunks_and_purges_the_unread_body(tmp_path, loopback):
     # it left unread were purged: the next request on the same connection was answered
     assert b"len=5010 got=" in data and b"calls=3" in data, data
     assert data.count(b"HTTP/1.1 200 OK") == 2, data
+
+
+def test_httpd_unknown_uri_and_wrong_method_as_idf(tmp_path, loopback):
+    flash, _ = make_flash(tmp_path)
+    node = Node(_httpd_app(), flash, loopback.addr())
+    try:
+        assert node.wait_output("probe: serving"), node.output
+        missing = node.request("GET", "/nothing-here")
+        wrong = node.request("GET", "/sink")
+        query = node.request("GET", "/slow?x=1")          # the query is not part of the match
+    finally:
+        node.close()
+    assert missing == (404, b"Nothing matches the given URI")
+    assert wrong == (405, b"Specified method is invalid for this resource")
+    assert query == (200, b"ok")
