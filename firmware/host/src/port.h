@@ -42,7 +42,8 @@ long json_get_int(const json_msg_t *m, const char *key, long def);
 
 /* ---- dispatch of link messages to the modules ---- */
 void wifi_on_link(const json_msg_t *m);          /* {"t":"wifi"} and {"t":"csi"} */
-void wdt_on_fault(const char *name);             /* {"t":"fault"} */
+void wdt_on_fault(const char *name);             /* {"t":"fault","name":"hang"} */
+void sockets_set_udp_loss(double percent);       /* {"t":"fault","name":"udp-loss"} */
 
 /* ---- crash paths ---- */
 void port_panic(const char *reason_for_link, const char *fmt, ...)
