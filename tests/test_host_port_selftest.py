@@ -28,12 +28,18 @@ def _state(path) -> int:
         return struct.unpack("<I20sII", f.read(32))[2]
 
 
-def test_self_test_passes_on_csi_and_telemetry_and_marks_valid(tmp_path, loopback):
-    collector_ip, node_ip = loopback.addr(), loopback.addr()
+def _collector(tmp_path, loopback):
+    """(UDP socket of a telemetry collector, flash of a node sending to it, the node's IP)."""
+    collector_ip = loopback.addr()
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind((collector_ip, 5005))
     udp.settimeout(0.05)
     path, flash = make_flash(tmp_path, nvs=default_nvs(target_ip=NvsValue("str", collector_ip)))
+    return udp, path, flash, loopback.addr()
+
+
+def test_self_test_passes_on_csi_and_telemetry_and_marks_valid(tmp_path, loopback):
+    udp, path, flash, node_ip = _collector(tmp_path, loopback)
     flash.write(OTADATA, _entry(1, PENDING_VERIFY))
     flash.save(path)
     node = Node(firmware_binary(), path, node_ip)
@@ -68,11 +74,7 @@ def _stream_csi(node: Node, udp: socket.socket, seconds: float, until=lambda: Fa
 
 
 def test_udp_loss_fault_drops_telemetry_in_the_air(tmp_path, loopback):
-    collector_ip, node_ip = loopback.addr(), loopback.addr()
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind((collector_ip, 5005))
-    udp.settimeout(0.05)
-    path, _ = make_flash(tmp_path, nvs=default_nvs(target_ip=NvsValue("str", collector_ip)))
+    udp, path, _, node_ip = _collector(tmp_path, loopback)
     node = Node(firmware_binary(), path, node_ip)
     try:
         node.associate(channel=6)
