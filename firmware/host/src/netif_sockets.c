@@ -85,15 +85,9 @@ void netif_set_up(bool up) { s_sta.up = up; }
 
 /* ---- lwIP sockets --------------------------------------------------------------------- */
 
-/* The line of LWIP_ASSERT("Invalid mbox", sys_mbox_valid_val(tcpip_mbox)) is not known here;
- * the path and function are lwIP's, as __assert_func prints them. */
-#define LWIP_TCPIP_C "/IDF/components/lwip/lwip/src/api/tcpip.c"
-
 int lwip_socket(int domain, int type, int protocol)
 {
-    if (!netif_is_initialized()) {
-        __assert_func(LWIP_TCPIP_C, 0, "tcpip_send_msg_wait_sem", "Invalid mbox");
-    }
+    if (!netif_is_initialized()) LWIP_ASSERT_NO_TCPIP();
     return socket(domain, type | SOCK_CLOEXEC, protocol);
 }
 

@@ -83,3 +83,11 @@ void partition_table_load(void);
 void wdt_startup(void);
 void __assert_func(const char *file, int line, const char *func, const char *expr)
     __attribute__((noreturn));
+
+/* lwIP without its TCP/IP thread: the netconn layer posts to tcpip_mbox, still invalid, and
+ * LWIP_ASSERT("Invalid mbox", sys_mbox_valid_val(tcpip_mbox)) in tcpip_send_msg_wait_sem fires
+ * (src/api/tcpip.c line 449 on esp-lwip's 2.1.3-esp branch, the lwIP of ESP-IDF 5.x), printed
+ * by newlib's __assert_func as on the chip. */
+#define LWIP_ASSERT_NO_TCPIP() \
+    __assert_func("/IDF/components/lwip/lwip/src/api/tcpip.c", 449, "tcpip_send_msg_wait_sem", \
+                  "Invalid mbox")
