@@ -95,3 +95,25 @@ def test_nvs_page_written_by_the_port_equals_espressifs_generator(tmp_path, loop
         "neg": NvsValue("i16", -1234), "text": NvsValue("str", "a string that spans two entries"),
         "blob": NvsValue("blob", bytes(range(1, 18)))}}, 0x6000)
     assert ours[:4096] == theirs[:4096]
+
+
+def test_page_left_freeing_by_a_power_cut_is_reclaimed_at_boot(tmp_path, loopback):
+    """nvs_pagemanager.cpp (load): a page found FREEING has its items copied to a new page and
+    is erased; nothing provisioned is lost."""
+    from ruview_cli.sim.firmware_build import firmware_binary
+
+    path, flash = make_flash(tmp_path)
+    first = flash.read(0x9000, 4)
+    assert first == b"\xfe\xff\xff\xff"                        # ACTIVE, as the generator left it
+    flash.write(0x9000, b"\xf8\xff\xff\xff")                    # FREEING (header CRC excludes it)
+    flash.save(path)
+    node, _ = run_until(firmware_binary(), path, loopback.addr(), "ruview: started")
+    assert "config: csi_cfg/node_id = 7" in node.output, node.output
+    with open(path, "rb") as f:
+        f.seek(0x9000)
+        part = f.read(0x6000)
+    states = [part[i:i + 4] for i in range(0, 0x6000, 0x1000)]
+    assert b"\xf8\xff\xff\xff" not in states, states
+    values = read_nvs(part)
+    assert values["csi_cfg"]["node_id"].value == 7
+    assert values["security"]["ota_psk"].value == "psk-for-tests"
