@@ -78,6 +78,10 @@ PROBE = r"""
         esp_ota_handle_t oh;
         esp_err_t err = esp_ota_begin(esp_ota_get_next_update_partition(NULL), OTA_SIZE_UNKNOWN, &oh);
         ESP_LOGI(T, "state %d, esp_ota_begin: %s", (int)st, esp_err_to_name(err));
+    } else if (why == ESP_RST_UNKNOWN) {                      /* a CPU exception */
+        volatile int *nowhere = NULL;
+        ESP_LOGI(T, "about to crash");
+        *nowhere = 1;
     } else if (why == ESP_RST_INT_WDT) {                      /* give up on the running app */
         esp_err_t err = esp_ota_mark_app_invalid_rollback_and_reboot();
         ESP_LOGI(T, "mark invalid: %s", esp_err_to_name(err));
@@ -191,6 +195,18 @@ def test_mark_invalid_without_a_fallback_returns_an_error(tmp_path, loopback):
     node, alive = run_until(_probe(), path, loopback.addr(), "probe: done", reset_reason="int_wdt")
     assert alive and "mark invalid: ESP_ERR_OTA_ROLLBACK_FAILED" in node.output
     assert "Rollback is not possible" in node.output
+
+
+def test_cpu_exception_is_a_panic_with_the_chips_words(tmp_path, loopback):
+    path, _ = make_flash(tmp_path)
+    node = Node(_probe(), path, loopback.addr(), reset_reason="unknown")
+    try:
+        code = node.proc.wait(10)
+    finally:
+        node.close()
+    assert code == -signal.SIGABRT, node.output
+    assert "Guru Meditation Error: Core  0 panic'ed (LoadProhibited)" in node.output
+    assert node.wait_message(lambda m: m.get("t") == "panic", 1) == {"t": "panic", "reason": "panic"}
 
 
 # ---- esp_http_server -------------------------------------------------------------------------

@@ -81,6 +81,7 @@ void sha256_final(sha256_ctx_t *c, uint8_t out[32]);
 /* ---- partitions ---- */
 void partition_table_load(void);
 void wdt_startup(void);
+void port_install_crash_handlers(void);
 void __assert_func(const char *file, int line, const char *func, const char *expr)
     __attribute__((noreturn));
 
