@@ -12,7 +12,7 @@ import signal
 from ruview_cli.config.nvs import NvsValue
 from ruview_cli.sim.appimage import build_app_image
 from test_host_port_support import Node, app_main_source, default_nvs, firmware_binary, \
-    image_sha256, make_flash
+    image_sha256, make_flash, run_to_exit
 
 
 def _reverted_boot_order(src: str) -> str:
@@ -28,11 +28,7 @@ def _reverted_boot_order(src: str) -> str:
 def test_reverted_boot_order_aborts_with_lwip_assertion(tmp_path, loopback):
     binary = firmware_binary(replace={"app_main.c": _reverted_boot_order(app_main_source())})
     flash, _ = make_flash(tmp_path)
-    node = Node(binary, flash, loopback.addr())
-    try:
-        status = node.proc.wait(15)
-    finally:
-        node.close()
+    node, status = run_to_exit(binary, flash, loopback.addr(), timeout=15)
     out = node.output
     assert status == -signal.SIGABRT, f"exit {status}, expected SIGABRT:\n{out}"
     assert "assert failed: tcpip_send_msg_wait_sem" in out and "(Invalid mbox)" in out, out

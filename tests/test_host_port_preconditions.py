@@ -21,7 +21,7 @@ import time
 import zlib
 
 from ruview_cli.sim.appimage import build_app_image
-from test_host_port_support import Node, build_app, make_flash, run_until
+from test_host_port_support import Node, build_app, make_flash, run_to_exit, run_until
 
 PROBE_INCLUDES = """
 #include <string.h>
@@ -96,11 +96,7 @@ def _probe():
 
 def test_set_channel_while_connecting_aborts(tmp_path, loopback):
     flash, _ = make_flash(tmp_path)
-    node = Node(_probe(), flash, loopback.addr(), reset_reason="poweron")
-    try:
-        status = node.proc.wait(10)
-    finally:
-        node.close()
+    node, status = run_to_exit(_probe(), flash, loopback.addr(), reset_reason="poweron")
     assert status == -signal.SIGABRT, node.output
     assert "should not be called when STA is scanning or connecting" in node.output
     assert "set_channel:" not in node.output   # it never returned
@@ -174,11 +170,7 @@ def test_mark_invalid_rolls_back_and_restarts(tmp_path, loopback):
     flash.write(OTADATA, _otadata_entry(1, VALID))                   # ota_0, the old app
     flash.write(OTADATA + 0x1000, _otadata_entry(2, PENDING_VERIFY))  # ota_1, running
     flash.save(path)
-    node = Node(_probe(), path, loopback.addr(), slot="ota_1", reset_reason="int_wdt")
-    try:
-        code = node.proc.wait(10)
-    finally:
-        node.close()
+    node, code = run_to_exit(_probe(), path, loopback.addr(), slot="ota_1", reset_reason="int_wdt")
     assert code == 0, node.output
     assert node.wait_message(lambda m: m.get("t") == "restart", 1) == {"t": "restart", "reason": "sw"}
     assert "Rollback to previously worked partition." in node.output
@@ -199,11 +191,7 @@ def test_mark_invalid_without_a_fallback_returns_an_error(tmp_path, loopback):
 
 def test_cpu_exception_is_a_panic_with_the_chips_words(tmp_path, loopback):
     path, _ = make_flash(tmp_path)
-    node = Node(_probe(), path, loopback.addr(), reset_reason="unknown")
-    try:
-        code = node.proc.wait(10)
-    finally:
-        node.close()
+    node, code = run_to_exit(_probe(), path, loopback.addr(), reset_reason="unknown")
     assert code == -signal.SIGABRT, node.output
     assert "Guru Meditation Error: Core  0 panic'ed (LoadProhibited)" in node.output
     assert node.wait_message(lambda m: m.get("t") == "panic", 1) == {"t": "panic", "reason": "panic"}
