@@ -4,7 +4,6 @@ node over socket:// with esptool's real code; the node boots the new app, NVS su
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -50,8 +49,8 @@ def make_build(root: Path, version="0.8.0", chip="esp32s3", extra: dict | None =
 
 
 @pytest.fixture
-def node():
-    fl = SimFleet(FleetOptions(nodes=1, psk=PSK, first_host=0xB900 + os.getpid() % 200,
+def node(loopback):
+    fl = SimFleet(FleetOptions(nodes=1, psk=PSK, first_host=loopback.hosts(1),
                                stream=False, pty=False, mdns_interface="127.0.0.1"))
     fl.start()
     yield fl, fl.nodes[0], fl.describe(0)["serial_url"]
@@ -84,15 +83,12 @@ def test_flash_boots_new_app_and_keeps_nvs(node, tmp_path):
 
 def test_flash_after_ota_to_slot_1_boots_the_flashed_slot(node, tmp_path):
     """otadata is reset by the flash, so the bootloader leaves ota_1 for the new ota_0."""
-    import hashlib
-    import requests
+    from ota_upload import signed_upload
 
     fl, n, url = node
     img = build_app_image("0.7.5")
     n.ota_reboot_delay_s = 0.05
-    r = requests.post(f"http://{n.ip}:8032/ota", data=img, timeout=20,
-                      headers={"Authorization": f"Bearer {PSK}",
-                               "X-Image-SHA256": hashlib.sha256(img).hexdigest()})
+    r = signed_upload(f"http://{n.ip}:8032", img, PSK, timeout=20)
     assert r.status_code == 200
     assert n.wait_for(lambda x: x.version == "0.7.5" and x.ota_state == "valid", 15)
     r = run(str(make_build(tmp_path)), "--port", url)
