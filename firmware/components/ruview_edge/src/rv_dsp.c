@@ -74,7 +74,7 @@
 #define HEART_AGREE_BPM   3.0f
 #define BREATH_CONF_MIN   0.3f      /* spectral peak share of the breathing band */
 #define BREATH_AGREE_BPM  2.0f
-#define BREATH_MIN_SPAN_S 20.0f     /* history a breathing rate is measured on: 2-12 cycles */
+#define BREATH_MIN_SPAN_S 15.0f     /* history a breathing rate is measured on: >= 1.5-9 cycles */
 #define BREATH_LO_HZ      0.1f      /* breathing searched: 6-36 BPM */
 #define BREATH_HI_HZ      0.6f
 #define MIN_POWER         2.0f      /* I^2+Q^2 below this: phase is noise, subcarrier skipped */
