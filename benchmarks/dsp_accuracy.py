@@ -19,7 +19,7 @@ the ground truth. Per frame rate (default 10, 20, 28.5 and 100 Hz), per seed, fo
 
 Every MAE is printed with its coverage. Seeds are the same for every rate.
 
-    python benchmarks/dsp_accuracy.py                  # 100 seeds per rate, all cores
+    python benchmarks/dsp_accuracy.py                  # 100 seeds per rate, all cores (~8 min on 2)
     python benchmarks/dsp_accuracy.py --seeds 20       # quicker look
     python benchmarks/dsp_accuracy.py --json
 """
