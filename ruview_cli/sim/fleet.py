@@ -176,6 +176,8 @@ class SimFleet:
                 pass
         for endpoint in self.endpoints:
             endpoint.stop()
+        for node in self.nodes:
+            node.flash.close()
         if self.advertiser:
             self.advertiser.close()
 
