@@ -88,7 +88,7 @@ def validate_options(options: FleetOptions) -> None:
         if not 8 <= len(psk) <= 64 or not psk.isprintable():
             raise UsageError("the OTA PSK must be 8 to 64 printable characters",
                              "give e.g. 64 hex characters: --psk $(openssl rand -hex 32)")
-    if options.first_host + options.nodes > 65535:
+    if options.first_host < 1 or options.first_host + options.nodes > 0xFFFFFF:
         raise UsageError("too many nodes for the 127.0.0.0/8 range from --first-host",
                          "lower --first-host or --nodes")
 
@@ -151,6 +151,7 @@ class SimFleet:
                                    drop_after_bytes=opts.faults.drop_after_bytes)
                 loader.on_sync = node.enter_download_mode  # esptool took the chip over
                 endpoint = SerialEndpoint(loader, pty=opts.pty).start()
+                node.on_console = endpoint.console
                 self.nodes.append(node)
                 self.endpoints.append(endpoint)
                 node.boot()

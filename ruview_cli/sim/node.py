@@ -31,6 +31,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from ruview_cli.sim.bootloader import rom_banner
 from ruview_cli.sim.faults import NodeFaults
 from ruview_cli.sim.flash import FlashImage
 from ruview_cli.sim.otadata import (OtaData, PENDING_VERIFY, STATE_NAMES, UNDEFINED)
@@ -41,6 +42,7 @@ CHIP_REV = 2                 # ESP32-S3 v0.2
 BASE_REBOOT_S = 0.05         # time the board is down for a plain reboot
 SELFTEST_S = 1.5             # WiFi up + CSI frames + UDP sends, on a healthy node
 CRASH_LOOP_GIVE_UP = 3
+CONSOLE_TAIL = 64 * 1024     # serial output kept for `console_tail` (diagnostics, tests)
 
 # esp_reset_reason_t names as our firmware reports them.
 RESET_REASONS = ("poweron", "sw", "panic", "int_wdt", "task_wdt", "wdt", "brownout", "deepsleep",
@@ -140,6 +142,8 @@ class SimNode:
         self._drop_spent = False
         self._reboot_timer: threading.Timer | None = None
         self._closed = False
+        self.on_console: Callable[[bytes], None] | None = None
+        self.console_tail = b""
 
     # --- properties the HTTP server and the fleet read ------------------------------------
 
@@ -184,12 +188,9 @@ class SimNode:
     # --- flash layout ---------------------------------------------------------------------
 
     def _otadata(self) -> OtaData:
-        from ruview_cli.sim.partitions import SUB_OTADATA, DATA
+        from ruview_cli.sim.bootloader import otadata_of
 
-        for p in self._parts:
-            if p.type == DATA and p.subtype == SUB_OTADATA:
-                return OtaData(self.flash, p.offset)
-        return OtaData(self.flash, 0xF000)
+        return otadata_of(self.flash, self._parts)
 
     def _slot_index(self, part: Any) -> int:
         return self._apps.index(part) if part in self._apps else -1
@@ -203,68 +204,33 @@ class SimNode:
         return self._apps[(self.running_slot + 1) % len(self._apps)]
 
     def _load_image(self, part: Any):
-        """The bootloader's image verification of one partition; ImageInfo or None."""
-        from ruview_cli.ota.image import ImageError, inspect_image
+        from ruview_cli.sim.bootloader import load_image
 
-        length = self._image_length(part)
-        if length is None:
-            return None
-        try:
-            return inspect_image(self.flash.read(part.offset, length), chip_rev=self.chip_rev)
-        except ImageError:
-            return None
-
-    def _image_length(self, part: Any) -> int | None:
-        """Walk the segment headers in flash (cheap) to know how much to verify."""
-        import struct
-
-        head = self.flash.read(part.offset, 24)
-        if head[0] != 0xE9 or not 0 < head[1] <= 16:
-            return None
-        pos = 24
-        for _ in range(head[1]):
-            if pos + 8 > part.size:
-                return None
-            _addr, length = struct.unpack("<II", self.flash.read(part.offset + pos, 8))
-            pos += 8 + length
-            if pos > part.size:
-                return None
-        pos += 16 - (pos % 16)
-        if head[23] == 1:
-            pos += 32
-        return pos if pos <= part.size else None
+        return load_image(self.flash, part, self.chip_rev)
 
     def _bootloader(self):
-        """Second-stage bootloader: (slot index, partition, ImageInfo) or None."""
-        from ruview_cli.sim.partitions import APP, TABLE_LENGTH, TABLE_OFFSET, app_slots, \
-            parse_table
+        """Second-stage bootloader: the BootChoice, or None (boot_error says why)."""
+        from ruview_cli.sim.bootloader import BootFailure, select_app
 
         try:
-            self._parts = parse_table(self.flash.read(TABLE_OFFSET, TABLE_LENGTH))
-        except Exception as exc:
+            choice = select_app(self.flash, self.rollback_enabled, self.chip_rev,
+                                log=self._console_line)
+        except BootFailure as exc:
             self._parts, self._apps = [], []
-            self.boot_error = f"no valid partition table at 0x8000: {exc}"
+            self.boot_error = str(exc)
+            self._console_line(f"E boot: {exc}")
             return None
-        self._apps = app_slots(self._parts)
-        factory = next((p for p in self._parts if p.type == APP and p.subtype == 0x00), None)
-        otadata = self._otadata()
-        start = otadata.bootloader_select(len(self._apps), self.rollback_enabled) \
-            if self._apps else None
-        no_otadata = start is None
-        if start is None:
-            start = -1 if factory is not None else 0
-        order = list(range(start, -2, -1)) + list(range(start + 1, len(self._apps)))
-        for idx in order:
-            part = factory if idx == -1 else (self._apps[idx] if idx < len(self._apps) else None)
-            if part is None:
-                continue
-            info = self._load_image(part)
-            if info is not None:
-                if no_otadata and idx >= 0:
-                    otadata.set_actual_slot(idx, len(self._apps))
-                return idx, part, info
-        self.boot_error = "no bootable app partition (every slot is empty or corrupt)"
-        return None
+        self._parts, self._apps = choice.parts, choice.apps
+        return choice
+
+    def _console(self, data: bytes) -> None:
+        """Bytes on UART0 (what a serial terminal on the node's port shows)."""
+        self.console_tail = (self.console_tail + data)[-CONSOLE_TAIL:]
+        if self.on_console is not None:
+            self.on_console(data)
+
+    def _console_line(self, text: str) -> None:
+        self._console(text.encode() + b"\r\n")
 
     # --- life cycle -----------------------------------------------------------------------
 
@@ -277,11 +243,12 @@ class SimNode:
             self.boot_error = None
             crashes = 0
             while True:
+                self._console(rom_banner(self.reset_reason))
                 chosen = self._bootloader()
                 if chosen is None:
                     self._set_state("no_app")
                     return
-                slot, part, info = chosen
+                slot, part, info = chosen.slot, chosen.partition, chosen.info
                 self.running_slot, self.running_partition, self.app = slot, part, info
                 self.version = info.version
                 if info.sha256 not in self.crashing_images:
