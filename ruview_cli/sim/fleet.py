@@ -21,6 +21,7 @@ from typing import Any, Callable
 from ruview_cli.errors import UsageError
 from ruview_cli.sim.faults import NodeFaults
 
+BOOT_TIMEOUT_S = 20.0
 FACTORY_VERSION = "0.7.0"
 FACTORY_VERSION_06 = "0.6.5"
 SIM_SSID = "ruview-sim"
@@ -46,6 +47,9 @@ class FleetOptions:
     stream: bool = True
     edge_tier: int = 2
     selftest_delay_s: float | None = None
+    # Our flavour runs the host build of firmware/main (one process per node boot) when True;
+    # False keeps the Python emulation of it.
+    host_firmware: bool = False
 
 
 def node_mac(index: int, seed: int = 0) -> bytes:
@@ -131,6 +135,11 @@ class SimFleet:
         ota0 = by_name(LAYOUT_8MB, "ota_0")
         nvs = by_name(LAYOUT_8MB, "nvs")
 
+        binary = None
+        if opts.flavor == "ours" and opts.host_firmware:
+            from ruview_cli.sim.firmware_build import firmware_binary
+
+            binary = firmware_binary()
         infos = []
         try:
             for i in range(opts.nodes):
@@ -145,7 +154,8 @@ class SimFleet:
                 node = SimNode(i, node_ip(opts, i), flash, node_mac(i, opts.seed),
                                flavor=opts.flavor, http_port=opts.http_port,
                                faults=_copy_faults(opts.faults), advertiser=self.advertiser,
-                               on_boot=self._on_boot, on_down=self._on_down, **kwargs)
+                               on_boot=self._on_boot, on_down=self._on_down,
+                               firmware=binary, radio=self.streamer, **kwargs)
                 loader = RomLoader(flash, node.mac, on_reset=lambda n=node: n.reboot("ext"),
                                    baud_limit=opts.faults.serial_baud,
                                    drop_after_bytes=opts.faults.drop_after_bytes)
@@ -155,6 +165,9 @@ class SimFleet:
                 self.nodes.append(node)
                 self.endpoints.append(endpoint)
                 node.boot()
+            # Firmware processes come up in parallel; report each node once it is up.
+            for i, node in enumerate(self.nodes):
+                node.wait_for(lambda n: n.state != "booting", BOOT_TIMEOUT_S)
                 info = self.describe(i)
                 infos.append(info)
                 if on_ready:
@@ -194,6 +207,8 @@ class SimFleet:
         from ruview_cli.sim.mdns import instance_name
 
         node = self.nodes[index]
+        if node.firmware is not None:
+            return self._describe_firmware(index)
         endpoint = self.endpoints[index]
         mac = node.mac.hex(":")
         node_id = node.config.node_id if node.config else None
@@ -215,6 +230,27 @@ class SimFleet:
                        if node.config and node.config.target_ip else None),
         }
 
+    def _describe_firmware(self, index: int) -> dict:
+        """The same record for a node running the host-built firmware: what it answered on
+        /ota/status and asked mDNS to publish; the target is what the fleet provisioned."""
+        node, endpoint, opts = self.nodes[index], self.endpoints[index], self.options
+        status = node.app_status
+        return {
+            "index": index,
+            "node_id": status.get("node_id"),
+            "mac": node.mac.hex(":"),
+            "ip": node.ip,
+            "http_port": node.http_port,
+            "serial_url": endpoint.url,
+            "pty": endpoint.pty_path,
+            "mdns_name": node.mdns_name,
+            "flavor": node.flavor,
+            "version": status.get("version", node.version),
+            "state": node.state,
+            "ota_psk": bool(opts.psk) and not opts.factory,
+            "target": None if opts.factory else f"{opts.target[0]}:{opts.target[1]}",
+        }
+
     def wait_ready(self, timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout
         for node in self.nodes:
@@ -224,7 +260,8 @@ class SimFleet:
 
     # -- node callbacks --------------------------------------------------------------------
     def _on_boot(self, node: Any) -> None:
-        if self.streamer is not None and not self._stopped:
+        # A firmware process gets its CSI through the link and sends its own telemetry.
+        if self.streamer is not None and not self._stopped and node.firmware is None:
             self.streamer.attach(node)
 
     def _on_down(self, node: Any, reason: str) -> None:

@@ -92,7 +92,8 @@ class SimNode:
                  on_down: Callable[["SimNode", str], None] | None = None,
                  selftest_delay_s: float = SELFTEST_S,
                  selftest_hold: threading.Event | None = None,
-                 chip_rev: int = CHIP_REV, ota_reboot_delay_s: float | None = None):
+                 chip_rev: int = CHIP_REV, ota_reboot_delay_s: float | None = None,
+                 firmware: Any = None, radio: Any = None):
         if flavor not in FLAVORS:
             from ruview_cli.errors import UsageError
 
@@ -144,6 +145,11 @@ class SimNode:
         self._closed = False
         self.on_console: Callable[[bytes], None] | None = None
         self.console_tail = b""
+        self.firmware = firmware      # host-built firmware binary (ours) or None: Python
+        self.radio = radio            # the fleet's FleetStreamer: delivers CSI to the firmware
+        self._fw: Any = None          # FirmwareApp of the current boot
+        self.app_status: dict = {}    # /ota/status as the firmware answered it once up
+        self.mdns_name: str | None = None
 
     # --- properties the HTTP server and the fleet read ------------------------------------
 
@@ -236,6 +242,9 @@ class SimNode:
 
     def boot(self) -> None:
         """Power on / come out of reset: bootloader, then the app."""
+        if self.firmware is not None:
+            self._boot_firmware()
+            return
         with self._lock:
             if self._closed or self.state == "running":
                 return
@@ -291,6 +300,72 @@ class SimNode:
             self._notify()
         if self.on_boot is not None:
             self.on_boot(self)
+
+    # --- our firmware, built for the host, as a child process ---------------------------------
+
+    def _boot_firmware(self) -> None:
+        """ROM, bootloader, then the firmware process; `_app_up` marks it running once its
+        HTTP server listens, `_app_exited` reboots it as the board would."""
+        from ruview_cli.sim.firmware_app import FirmwareApp
+
+        with self._lock:
+            if self._closed or self.state in ("running", "booting"):
+                return
+            self.boot_count += 1
+            self.boot_error = None
+            self._console(rom_banner(self.reset_reason))
+            choice = self._bootloader()
+            if choice is None:
+                self._set_state("no_app")
+                return
+            self.running_slot, self.running_partition, self.app = \
+                choice.slot, choice.partition, choice.info
+            self.version = choice.info.version
+            if choice.first_boot and self.faults.crash_loop:
+                self.crashing_images.add(choice.info.sha256)
+            self.state = "booting"
+            self._fw = FirmwareApp(self, choice, self.firmware, self.http_port)
+            self._fw.start()
+            self._notify()
+
+    def _app_up(self, app: Any) -> None:
+        with self._lock:
+            if app is not self._fw or self.state != "booting":
+                return
+            self.app_status = app.status
+            self.booted_at = time.monotonic()
+            self.state = "running"
+            self._notify()
+        if self.on_boot is not None:
+            self.on_boot(self)
+
+    def _app_exited(self, app: Any, status: int, reason: str | None) -> None:
+        """The firmware process ended on its own: esp_restart, a panic or a watchdog."""
+        with self._lock:
+            if app is not self._fw or self._closed:
+                return
+            if reason is None:
+                self.boot_error = (f"the firmware process exited with status {status} "
+                                   "(not a restart, panic or watchdog): see the serial log")
+                self._stop_app("halted", "halted")
+                return
+            if reason != "sw":
+                self.crash_count += 1
+        # ESP-IDF's panic handler prints, then resets; the ROM and bootloader run again.
+        self._console(b"Rebooting...\r\n")
+        self.reboot(reason)
+
+    @property
+    def ota_state(self) -> str:
+        """The running image's otadata state, as the bootloader left it or the app set it."""
+        if self.firmware is None or self.running_slot is None or self.running_slot < 0:
+            return self._ota_state
+        state = self._otadata().running_state(self.running_slot, len(self._apps))
+        return "pending_verify" if state == PENDING_VERIFY else "valid"
+
+    @ota_state.setter
+    def ota_state(self, value: str) -> None:
+        self._ota_state = value
 
     def _rollback_version(self, otadata: OtaData, slot: int) -> str | None:
         if not self.rollback_enabled or not self._apps:
@@ -361,7 +436,10 @@ class SimNode:
             if self._reboot_timer is not None:
                 self._reboot_timer.cancel()
                 self._reboot_timer = None
-            was_running = self.state == "running"
+            was_running = self.state in ("running", "booting")
+            if self._fw is not None:
+                self._fw.stop()
+                self._fw = None
             if self._http is not None:
                 self._http.stop()
                 self._http = None
