@@ -24,6 +24,8 @@ Faults act on the board, never on a second copy of the firmware's logic:
   panics (SIGABRT) shortly after every start: what a bad build does.
 * slow-reboot, drop-after, throttle: the board is down longer, the link to the HTTP server is
   cut or slowed (sim/http_link.py); the firmware sees what it would see.
+* udp-loss: told to the host port's lwIP ({"t":"fault","name":"udp-loss","percent":P}), which
+  drops that share of outgoing datagrams.
 """
 
 from __future__ import annotations
@@ -101,6 +103,11 @@ class FirmwareApp:
             node.mac.hex(":"), firmware_reason(node.reset_reason), self.app_port,
             on_output=self._on_output, on_message=self._on_message)
         self.proc.start()
+        if node.faults.udp_loss:
+            # Telemetry loss happens in the network: the host port's lwIP drops that share of
+            # the datagrams it is asked to send.
+            self.send({"t": "fault", "name": "udp-loss",
+                       "percent": round(node.faults.udp_loss * 100.0, 3)})
         threading.Thread(target=self._watch, name=f"fw-{node.index}", daemon=True).start()
 
     def stop(self) -> None:

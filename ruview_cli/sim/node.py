@@ -148,6 +148,8 @@ class SimNode:
         self.firmware = firmware      # host-built firmware binary (ours) or None: Python
         self.radio = radio            # the fleet's FleetStreamer: delivers CSI to the firmware
         self._fw: Any = None          # FirmwareApp of the current boot
+        self._link: Any = None        # FaultyLink in front of the firmware's HTTP server
+        self._link_port = 0
         self.app_status: dict = {}    # /ota/status as the firmware answered it once up
         self.mdns_name: str | None = None
 
@@ -324,9 +326,22 @@ class SimNode:
             if choice.first_boot and self.faults.crash_loop:
                 self.crashing_images.add(choice.info.sha256)
             self.state = "booting"
-            self._fw = FirmwareApp(self, choice, self.firmware, self.http_port)
+            self._fw = FirmwareApp(self, choice, self.firmware, self._firmware_port())
             self._fw.start()
             self._notify()
+
+    def _firmware_port(self) -> int:
+        """The port the firmware listens on: the node's own, unless a link fault needs the
+        emulator in between (sim/http_link.py); the link outlives reboots, as a network does."""
+        from ruview_cli.sim.http_link import FaultyLink, free_port, needs_link
+
+        if not needs_link(self.faults):
+            return self.http_port
+        if self._link is None:
+            port = free_port(self.ip)
+            self._link = FaultyLink(self, self.http_port, port)
+            self._link_port = port
+        return self._link_port
 
     def _app_up(self, app: Any) -> None:
         with self._lock:
@@ -483,6 +498,9 @@ class SimNode:
         """Power off: HTTP and mDNS go away; the flash keeps its contents."""
         self._stop_app("off", "shutdown")
         self._closed = True
+        if self._link is not None:
+            self._link.close()
+            self._link = None
 
     def take_drop_fault(self) -> int | None:
         """The drop-after fault fires on the first OTA upload only, so a retry can succeed."""
