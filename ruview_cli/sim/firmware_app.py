@@ -244,7 +244,6 @@ class FirmwareApp:
     def _radio(self, on: bool) -> None:
         node = self.node
         radio = node.radio
-        on = on and not (self.pending and node.faults.selftest_fail)
         with self._radio_lock:
             if radio is None or on == self._radio_on:
                 return
@@ -255,6 +254,11 @@ class FirmwareApp:
                 radio.detach(node)
 
     def _deliver_csi(self, frame: Any) -> None:
+        node = self.node
+        # selftest-fail: no CSI reaches an image that still awaits its verdict (checked live,
+        # so clearing the fault lets the self-test pass).
+        if self.pending and node.faults.selftest_fail and node.ota_state == "pending_verify":
+            return
         self.send({"t": "csi", "ts_us": frame.timestamp_us, "rssi": frame.rssi,
                    "noise_floor": frame.noise_floor, "channel": self.channel, "sig_mode": 1,
                    "cwb": 0, "first_word_invalid": False, "iq": frame.iq.hex()})

@@ -121,7 +121,8 @@ class SimFleet:
         from ruview_cli.sim.streamer import FleetStreamer
 
         opts = self.options
-        if opts.stream:
+        # Nodes running the firmware need the radio: their self-test waits for CSI.
+        if opts.stream or (opts.flavor == "ours" and opts.host_firmware):
             self.streamer = FleetStreamer(opts.scenario, opts.scenario_params, seed=opts.seed)
             self.streamer.start()
         if opts.flavor == "ours":

@@ -148,6 +148,7 @@ class SimNode:
         self.firmware = firmware      # host-built firmware binary (ours) or None: Python
         self.radio = radio            # the fleet's FleetStreamer: delivers CSI to the firmware
         self._fw: Any = None          # FirmwareApp of the current boot
+        self._own_radio: Any = None   # the radio of a node started without a fleet
         self._link: Any = None        # FaultyLink in front of the firmware's HTTP server
         self._link_port = 0
         self.app_status: dict = {}    # /ota/status as the firmware answered it once up
@@ -326,6 +327,11 @@ class SimNode:
             if choice.first_boot and self.faults.crash_loop:
                 self.crashing_images.add(choice.info.sha256)
             self.state = "booting"
+            if self.radio is None:  # a node on its own (no fleet) still needs a radio
+                from ruview_cli.sim.streamer import FleetStreamer
+
+                self.radio = self._own_radio = FleetStreamer(seed=self.index)
+                self.radio.start()
             self._fw = FirmwareApp(self, choice, self.firmware, self._firmware_port())
             self._fw.start()
             self._notify()
@@ -369,6 +375,25 @@ class SimNode:
         # ESP-IDF's panic handler prints, then resets; the ROM and bootloader run again.
         self._console(b"Rebooting...\r\n")
         self.reboot(reason)
+
+    def abort_app(self) -> None:
+        """The running firmware dies by SIGABRT, as abort() in any of its tasks does."""
+        import signal
+
+        with self._lock:
+            if self._fw is not None:
+                self._fw.proc.stop(signal.SIGABRT)
+
+    def hang_app(self) -> None:
+        """A task of the running firmware stops feeding the task watchdog."""
+        with self._lock:
+            if self._fw is not None:
+                self._fw.send({"t": "fault", "name": "hang"})
+
+    @property
+    def app_slots(self) -> list:
+        """The OTA app partitions of the table the bootloader read last, in slot order."""
+        return list(self._apps)
 
     @property
     def ota_state(self) -> str:
@@ -501,6 +526,9 @@ class SimNode:
         if self._link is not None:
             self._link.close()
             self._link = None
+        if self._own_radio is not None:
+            self._own_radio.stop()
+            self._own_radio = None
 
     def take_drop_fault(self) -> int | None:
         """The drop-after fault fires on the first OTA upload only, so a retry can succeed."""
