@@ -157,34 +157,3 @@ def test_sim_cli_rejects_bad_options_before_starting():
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "unknown fault" in r.stderr
 
-
-def _read_until(sock, needle: bytes, timeout: float = 15.0) -> bytes:
-    sock.settimeout(0.5)
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while needle not in seen and time.monotonic() < deadline:
-        try:
-            chunk = sock.recv(4096)
-        except socket.timeout:
-            continue
-        if not chunk:
-            break
-        seen += chunk
-    return seen
-
-
-def test_serial_terminal_sees_the_node_boot(loopback, listener):
-    """A terminal on the node's socket:// port reads UART0: the ROM's reset line, then the
-    bootloader loading the app, on every reboot."""
-    port = listener.getsockname()[1]
-    with SimFleet(FleetOptions(nodes=1, target=("127.0.0.1", port), mdns_interface="127.0.0.1",
-                               first_host=loopback.hosts(1), pty=False)) as fleet:
-        info = fleet.start()[0]
-        host, tcp_port = info["serial_url"][len("socket://"):].rsplit(":", 1)
-        with socket.create_connection((host, int(tcp_port)), timeout=5) as term:
-            time.sleep(0.2)  # the endpoint has taken the client before the reset happens
-            fleet.nodes[0].reboot("sw")
-            seen = _read_until(term, b"Loaded app from partition at offset 0x20000")
-        assert b"ESP-ROM:esp32s3" in seen
-        assert b"rst:0xc (RTC_SW_CPU_RST)" in seen, seen[:400]
-        assert b"Loaded app from partition at offset 0x20000" in seen, seen[:400]
