@@ -74,7 +74,7 @@ def sim(
     mdns_interface: Optional[str] = typer.Option(
         None, envvar="RUVIEW_MDNS_INTERFACE", help="Interface address for mDNS (e.g. 127.0.0.1)."
     ),
-    first_host: int = typer.Option(2, help="Last octet of the first node's 127.0.0.N address."),
+    first_host: int = typer.Option(2, help="Host number of the first node in 127.0.0.0/8: 2 is 127.0.0.2, 65538 is 127.1.0.2."),
     seed: int = typer.Option(0, help="Seed for MACs and scenarios (reproducible fleets)."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per node per line."),
 ) -> None:
