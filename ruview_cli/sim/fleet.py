@@ -113,7 +113,8 @@ class SimFleet:
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, on_ready: Callable[[dict], None] | None = None) -> list[dict]:
         """Bring every node up; call on_ready(info) for each as soon as it is ready."""
-        from ruview_cli.sim.appimage import build_app_image
+        from ruview_cli.sim.appimage import BOOTLOADER_VERSION_DEFAULT, \
+            BOOTLOADER_VERSION_OURS, build_app_image, build_bootloader_image
         from ruview_cli.sim.flash import FlashImage
         from ruview_cli.sim.node import SimNode
         from ruview_cli.sim.partitions import LAYOUT_8MB, TABLE_OFFSET, build_table, by_name
@@ -133,6 +134,10 @@ class SimFleet:
         version = FACTORY_VERSION if opts.flavor == "ours" else FACTORY_VERSION_06
         project = "ruview" if opts.flavor == "ours" else "esp32-csi-node"
         app = build_app_image(version, project_name=project)
+        # Our bootloader is built with rollback (its description carries the mark); RuView 0.6.x
+        # ships ESP-IDF's default.
+        bootloader = build_bootloader_image(BOOTLOADER_VERSION_OURS if opts.flavor == "ours"
+                                            else BOOTLOADER_VERSION_DEFAULT)
         table = build_table(LAYOUT_8MB)
         ota0 = by_name(LAYOUT_8MB, "ota_0")
         nvs = by_name(LAYOUT_8MB, "nvs")
@@ -146,7 +151,7 @@ class SimFleet:
         try:
             for i in range(opts.nodes):
                 flash = FlashImage()
-                flash.write(0x0, _BOOTLOADER_STUB)
+                flash.write(0x0, bootloader)
                 flash.write(TABLE_OFFSET, table)
                 flash.write(nvs.offset, factory_nvs(opts, i))
                 flash.write(ota0.offset, app)
@@ -275,11 +280,6 @@ def _copy_faults(faults: NodeFaults) -> NodeFaults:
     import dataclasses
 
     return dataclasses.replace(faults)
-
-
-# The second-stage bootloader image at 0x0 is not executed by the sim; a recognisable ESP image
-# header keeps `esptool image-info` and read-backs of a whole flash meaningful.
-_BOOTLOADER_STUB = bytes([0xE9, 0x00, 0x02, 0x3F]) + b"\x00" * 12 + b"\xff" * 16
 
 
 def wait_forever(stop: threading.Event) -> None:

@@ -592,16 +592,19 @@ class SimNode:
 
 
 def build_node_flash(app_version: str = "1.0.0", nvs: dict | None = None,
-                     flash_size: int = 8 * 1024 * 1024, app: bytes | None = None) -> FlashImage:
-    """A flash image as `idf.py flash` leaves it: partition table, app in ota_0, otadata erased,
-    plus an NVS partition built from `nvs` ({namespace: {key: NvsValue}}) when given.
-    (The ROM bootloader at 0x0 is not emulated and is not written.)"""
-    from ruview_cli.sim.appimage import build_app_image
+                     flash_size: int = 8 * 1024 * 1024, app: bytes | None = None,
+                     bootloader_version: int | None = None) -> FlashImage:
+    """A flash image as `idf.py flash` leaves it: bootloader at 0x0 (ours, with rollback, unless
+    `bootloader_version` says otherwise), partition table, app in ota_0, otadata erased, plus
+    an NVS partition built from `nvs` ({namespace: {key: NvsValue}}) when given."""
+    from ruview_cli.sim.appimage import BOOTLOADER_VERSION_OURS, build_app_image, \
+        build_bootloader_image
     from ruview_cli.sim.partitions import LAYOUT_4MB, LAYOUT_8MB, TABLE_OFFSET, build_table, \
         by_name
 
     layout = LAYOUT_8MB if flash_size >= 8 * 1024 * 1024 else LAYOUT_4MB
     flash = FlashImage(flash_size)
+    flash.write(0x0, build_bootloader_image(bootloader_version or BOOTLOADER_VERSION_OURS))
     flash.write(TABLE_OFFSET, build_table(layout))
     flash.write(by_name(layout, "ota_0").offset, app if app is not None
                 else build_app_image(app_version))
