@@ -7,6 +7,7 @@
 #include "esp_partition.h"
 #include "esp_app_desc.h"
 #include "esp_flash_partitions.h"
+#include "esp_bootloader_desc.h"
 
 #define OTA_SIZE_UNKNOWN 0xffffffff
 #define OTA_WITH_SEQUENTIAL_WRITES 0xfffffffe
@@ -33,6 +34,8 @@ esp_err_t esp_ota_set_boot_partition(const esp_partition_t *partition);
 const esp_partition_t *esp_ota_get_boot_partition(void);
 const esp_partition_t *esp_ota_get_running_partition(void);
 const esp_partition_t *esp_ota_get_next_update_partition(const esp_partition_t *start_from);
+esp_err_t esp_ota_get_bootloader_description(const esp_partition_t *bootloader_partition,
+                                             esp_bootloader_desc_t *desc);
 esp_err_t esp_ota_get_partition_description(const esp_partition_t *partition,
                                             esp_app_desc_t *app_desc);
 uint8_t esp_ota_get_app_partition_count(void);

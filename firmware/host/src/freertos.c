@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "freertos/FreeRTOS.h"
 #include "freertos/event_groups.h"
@@ -183,7 +184,9 @@ void task_run_main(void (*fn)(void))
     t_self = task_new("main", CONFIG_ESP_MAIN_TASK_STACK_SIZE, 1, 0);
     t_self->th = pthread_self();
     fn();
-    pthread_exit(NULL);
+    /* The chip deletes the main task here; the host keeps the thread (parked) so the process
+     * leader stays alive for ps and /proc. */
+    for (;;) pause();
 }
 
 void vTaskDelete(TaskHandle_t task)

@@ -152,6 +152,18 @@ esp_err_t esp_ota_get_partition_description(const esp_partition_t *p, esp_app_de
     return d->magic_word == ESP_APP_DESC_MAGIC_WORD ? ESP_OK : ESP_ERR_NOT_FOUND;
 }
 
+/* The bootloader at 0x0 of the flash file (CONFIG_BOOTLOADER_OFFSET_IN_FLASH on the S3), as
+ * the emulator wrote it: its descriptor, or ESP_ERR_NOT_FOUND when none is there. */
+esp_err_t esp_ota_get_bootloader_description(const esp_partition_t *bl, esp_bootloader_desc_t *d)
+{
+    if (d == NULL) return ESP_ERR_INVALID_ARG;
+    uint32_t base = bl != NULL ? bl->address : 0x0;
+    esp_err_t err = flash_read(base + sizeof(esp_image_header_t) + sizeof(esp_image_segment_header_t),
+                               d, sizeof(*d));
+    if (err != ESP_OK) return err;
+    return d->magic_byte == ESP_BOOTLOADER_DESC_MAGIC_BYTE ? ESP_OK : ESP_ERR_NOT_FOUND;
+}
+
 esp_err_t esp_ota_get_state_partition(const esp_partition_t *p, esp_ota_img_states_t *st)
 {
     if (p == NULL || st == NULL) return ESP_ERR_INVALID_ARG;
