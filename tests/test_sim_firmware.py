@@ -10,6 +10,7 @@ what discovery sees; its telemetry arrives from the node's own address.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import socket
 import time
 
@@ -19,7 +20,6 @@ import requests
 from ruview_cli.protocol import decode
 from ruview_cli.sim.appimage import build_app_image
 from ruview_cli.sim.fleet import FACTORY_VERSION, FleetOptions, SimFleet
-from ruview_cli.sim.otadata import OtaData
 
 PSK = "firmware-sim-key-0123456789"
 
@@ -115,24 +115,41 @@ def test_a_hung_task_trips_the_task_watchdog(fleet):
     assert b"task_wdt" in node.console_tail or b"Task watchdog" in node.console_tail
 
 
-def test_an_image_that_crashes_after_an_update_is_rolled_back(fleet):
+def upload(node, image: bytes) -> requests.Response:
+    """POST /ota as docs/protocol.md's HMAC challenge-response has it (contract A)."""
+    base = f"http://{node.ip}:{node.http_port}"
+    nonce = requests.get(f"{base}/ota/nonce", timeout=10).json()["nonce"]
+    digest = hashlib.sha256(image).hexdigest()
+    msg = f"ruview-ota-v1\n{nonce}\n{digest}\n{len(image)}".encode()
+    mac = hmac.new(PSK.encode(), msg, hashlib.sha256).hexdigest()
+    return requests.post(f"{base}/ota", data=image, timeout=60, headers={
+        "X-Image-SHA256": digest, "Authorization": f"RV-HMAC-SHA256 nonce={nonce}, mac={mac}"})
+
+
+@pytest.mark.parametrize("fault", ["crash_loop", "none"])
+def test_an_update_that_crashes_is_rolled_back_by_the_bootloader(fleet, fault):
     """crash-loop: the new image panics at boot while pending verification; the bootloader
-    marks it aborted and boots the previous slot, whose firmware reports the rollback."""
+    marks it aborted and boots the previous slot, whose firmware reports the rollback.
+    Without the fault the same update boots, passes the firmware's self-test and stays."""
     fl = fleet(1)
     node = fl.nodes[0]
-    node.faults.crash_loop = True
-    new = build_app_image("0.7.9")
-    ota1 = node.app_slots[1]
-    # What the firmware's OTA path leaves behind: the image in ota_1, ota_1 chosen as NEW.
-    node.flash.write(ota1.offset, new)
-    OtaData(node.flash, 0xF000).set_boot_slot(1, 2, rollback=True)
+    node.faults.crash_loop = fault == "crash_loop"
     boots = node.boot_count
-    node.reboot("sw")
-    assert node.wait_for(lambda n: n.boot_count >= boots + 2 and n.running, 30)
+    r = upload(node, build_app_image("0.7.9"))
+    assert r.status_code == 200, r.text
+    if fault == "none":
+        assert node.wait_for(lambda n: n.running and n.version == "0.7.9", 30)
+        assert node.wait_for(lambda n: n.ota_state == "valid", 30), "the self-test confirmed it"
+        st = status(node)
+        assert st["version"] == "0.7.9" and st["ota_state"] == "valid" and st["rollback"] is None
+        return
+    assert node.wait_for(lambda n: n.boot_count >= boots + 2 and n.running
+                         and n.version == FACTORY_VERSION, 30)
     st = status(node)
     assert st["version"] == FACTORY_VERSION and st["reset_reason"] == "panic"
     assert st["rollback"] == "0.7.9"
     assert node.otadata_states()[1].endswith(":aborted")
+    assert b"Guru Meditation Error" in node.console_tail
 
 
 def test_mdns_and_telemetry_come_from_the_firmware(fleet):
