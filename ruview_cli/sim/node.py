@@ -42,6 +42,7 @@ CHIP_REV = 2                 # ESP32-S3 v0.2
 BASE_REBOOT_S = 0.05         # time the board is down for a plain reboot
 SELFTEST_S = 1.5             # WiFi up + CSI frames + UDP sends, on a healthy node
 CRASH_LOOP_GIVE_UP = 3
+WAIT_POLL_S = 0.1
 CONSOLE_TAIL = 64 * 1024     # serial output kept for `console_tail` (diagnostics, tests)
 
 # esp_reset_reason_t names as our firmware reports them.
@@ -187,8 +188,16 @@ class SimNode:
 
     def wait_for(self, predicate: Callable[["SimNode"], bool], timeout: float = 10.0) -> bool:
         """Block until predicate(node) holds (checked on every state change)."""
+        deadline = time.monotonic() + timeout
         with self.changed:
-            return self.changed.wait_for(lambda: predicate(self), timeout)
+            while not predicate(self):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                # The firmware process changes flash (otadata) without telling us: look again
+                # every so often, not only on the state changes we see.
+                self.changed.wait(min(left, WAIT_POLL_S))
+            return True
 
     def _notify(self) -> None:
         with self.changed:
