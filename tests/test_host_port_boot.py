@@ -59,3 +59,7 @@ def test_real_main_boots_and_serves_status_from_flash(tmp_path, loopback):
     assert st["ota_state"] == "valid"
     assert st["reset_reason"] == "task_wdt"
     assert "I (" in node.output and "ruview: started" in node.output
+    # the mDNS advert is forwarded on the link for the emulator's zeroconf advertiser
+    svc = node.wait_message(lambda m: m.get("op") == "service" and m.get("proto") == "_tcp", 1)
+    assert svc["port"] == 8032 and svc["txt"]["node_id"] == "7"
+    assert svc["txt"]["mac"] == "aa:bb:cc:12:34:56" and svc["txt"]["version"] == "2.4.6"

@@ -140,3 +140,14 @@ class Node:
 
 def image_sha256(image: bytes) -> str:
     return hashlib.sha256(image).hexdigest()
+
+
+def run_until(binary: Path, flash: Path, ip: str, text: str, **kwargs):
+    """Boot, wait for `text` on the UART, stop. Returns (node, it was still running)."""
+    node = Node(binary, flash, ip, **kwargs)
+    try:
+        assert node.wait_output(text), node.output
+        alive = node.proc.wait(0) is None
+    finally:
+        node.close()
+    return node, alive

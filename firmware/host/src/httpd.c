@@ -599,13 +599,16 @@ static void server_task(void *arg)
         fd_set rd;
         FD_ZERO(&rd);
         int maxfd = s->listen_fd;
-        FD_SET(s->listen_fd, &rd);
+        int n_open = 0;
         for (int i = 0; i < s->cfg.max_open_sockets; i++) {
             if (s->sess[i].fd >= 0) {
+                n_open++;
                 FD_SET(s->sess[i].fd, &rd);
                 if (s->sess[i].fd > maxfd) maxfd = s->sess[i].fd;
             }
         }
+        /* a full table without LRU purge leaves new connections in the listen backlog */
+        if (n_open < s->cfg.max_open_sockets || s->cfg.lru_purge_enable) FD_SET(s->listen_fd, &rd);
         if (select(maxfd + 1, &rd, NULL, NULL, NULL) < 0) {
             if (errno == EINTR) continue;
             ESP_LOGE(TAG, "error in select (%d)", errno);
@@ -625,6 +628,11 @@ static void server_task(void *arg)
 esp_err_t httpd_start(httpd_handle_t *handle, const httpd_config_t *config)
 {
     if (handle == NULL || config == NULL) return ESP_ERR_INVALID_ARG;
+    /* httpd_server_init opens its sockets through lwIP: same precondition as any socket */
+    if (!netif_is_initialized()) {
+        __assert_func("/IDF/components/lwip/lwip/src/api/tcpip.c", 0, "tcpip_send_msg_wait_sem",
+                      "Invalid mbox");
+    }
     server_t *s = calloc(1, sizeof(*s));
     if (s == NULL) return ESP_ERR_HTTPD_ALLOC_MEM;
     s->cfg = *config;
