@@ -7,13 +7,12 @@ This test parses that table and checks, row by row:
     firmware/main/ota_admission.c pairs that code with that status, and names no code the
     document does not. The firmware's decisions behind the table are executed by the cmocka
     tests (firmware/test/test_glue.c); running http_ota.c itself needs the host port (issue 12).
-The MAC is computed here from the contract's text, not with the emulator's helper.
+The MAC comes from tests/ota_upload.py, written from the contract's text, not from the emulator.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 import socket
 import threading
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from ota_upload import contract_mac
 from ruview_cli.config.nvs import NvsValue
 from ruview_cli.sim.appimage import build_app_image
 from ruview_cli.sim.node import SimNode, build_node_flash
@@ -66,11 +66,6 @@ def test_firmware_source_names_each_code_with_its_status(status, code):
 
 
 # ---- (a) the emulator over HTTP ----------------------------------------------------------------
-
-def contract_mac(key: str, nonce: str, digest: str, length: int) -> str:
-    msg = "ruview-ota-v1\n" + nonce + "\n" + digest + "\n" + str(length)
-    return hmac.new(key.encode("utf-8"), msg.encode("ascii"), hashlib.sha256).hexdigest()
-
 
 class Env:
     def __init__(self, loopback):

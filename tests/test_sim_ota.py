@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import http.client
 import itertools
 import socket
@@ -13,6 +12,7 @@ import threading
 import pytest
 import requests
 
+from ota_upload import hmac_authorization
 from ruview_cli.config.nvs import NvsValue
 from ruview_cli.sim.appimage import build_app_image
 from ruview_cli.sim.faults import NodeFaults
@@ -64,15 +64,8 @@ def status(node) -> dict:
     return r.json()
 
 
-def contract_mac(key: str, nonce: str, digest: str, length: int) -> str:
-    """Contract A (docs/protocol.md §5), written here from the spec, not from the emulator."""
-    msg = "ruview-ota-v1\n" + nonce + "\n" + digest + "\n" + str(length)
-    return hmac.new(key.encode("utf-8"), msg.encode("ascii"), hashlib.sha256).hexdigest()
-
-
 def hmac_auth(node, key: str, digest: str, length: int) -> str:
-    nonce = requests.get(url(node, "/ota/nonce"), timeout=10).json()["nonce"]
-    return f"RV-HMAC-SHA256 nonce={nonce}, mac={contract_mac(key, nonce, digest, length)}"
+    return hmac_authorization(url(node, ""), key, digest, length)
 
 
 def upload(node, image: bytes, psk: str | None = PSK, sha: str | None = None):
