@@ -10,13 +10,13 @@ what discovery sees; its telemetry arrives from the node's own address.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import socket
 import time
 
 import pytest
 import requests
 
+from ota_upload import signed_upload
 from ruview_cli.protocol import decode
 from ruview_cli.sim.appimage import build_app_image
 from ruview_cli.sim.fleet import FACTORY_VERSION, FleetOptions, SimFleet
@@ -32,7 +32,7 @@ def fleet(loopback):
         opts.setdefault("mdns_interface", "127.0.0.1")
         opts.setdefault("pty", False)
         fl = SimFleet(FleetOptions(nodes=nodes, first_host=loopback.hosts(nodes), psk=PSK,
-                                   host_firmware=True, **opts))
+                                   **opts))
         fleets.append(fl)
         fl.start()
         return fl
@@ -116,14 +116,7 @@ def test_a_hung_task_trips_the_task_watchdog(fleet):
 
 
 def upload(node, image: bytes) -> requests.Response:
-    """POST /ota as docs/protocol.md's HMAC challenge-response has it (contract A)."""
-    base = f"http://{node.ip}:{node.http_port}"
-    nonce = requests.get(f"{base}/ota/nonce", timeout=10).json()["nonce"]
-    digest = hashlib.sha256(image).hexdigest()
-    msg = f"ruview-ota-v1\n{nonce}\n{digest}\n{len(image)}".encode()
-    mac = hmac.new(PSK.encode(), msg, hashlib.sha256).hexdigest()
-    return requests.post(f"{base}/ota", data=image, timeout=60, headers={
-        "X-Image-SHA256": digest, "Authorization": f"RV-HMAC-SHA256 nonce={nonce}, mac={mac}"})
+    return signed_upload(f"http://{node.ip}:{node.http_port}", image, PSK, timeout=60)
 
 
 @pytest.mark.parametrize("fault", ["crash_loop", "none"])

@@ -3,8 +3,11 @@
 Node i (0-based) lives on host number first_host + i of 127.0.0.0/8, i.e. 127.(h>>16).(h>>8).h
 (first_host 2 = 127.0.0.2) — any 127/8 address works on Linux without
 setup — with its HTTP control/OTA server on port 8032 of that address, its ROM serial loader on a
-TCP port (`socket://`) and a pty, its mDNS advert through one shared Zeroconf, and its telemetry
-sent from that address by the shared FleetStreamer.
+TCP port (`socket://`) and a pty, and one shared radio (FleetStreamer) giving each node the CSI
+of its scenario. A node of our flavour runs our firmware (firmware/main built for the host, one
+process per boot): its HTTP server, mDNS requests (published through one shared Zeroconf) and
+UDP telemetry are the firmware's own. RuView 0.6.x nodes are emulated in Python and stream
+through the fleet's copy of the DSP core.
 
 Like real boards, nodes come up provisioned (distinct node_ids, WiFi, telemetry target) but with
 no OTA key, so OTA is refused until one is provisioned; `psk` provisions one on every node and
@@ -21,8 +24,8 @@ from typing import Any, Callable
 
 from ruview_cli.errors import UsageError
 from ruview_cli.sim.faults import NodeFaults
+from ruview_cli.sim.node import BOOT_TIMEOUT_S
 
-BOOT_TIMEOUT_S = 20.0
 FACTORY_VERSION = "0.7.0"
 FACTORY_VERSION_06 = "0.6.5"
 SIM_SSID = "ruview-sim"
@@ -47,10 +50,6 @@ class FleetOptions:
     seed: int = 0
     stream: bool = True
     edge_tier: int = 2
-    selftest_delay_s: float | None = None
-    # Our flavour runs the host build of firmware/main (one process per node boot) when True;
-    # False keeps the Python emulation of it.
-    host_firmware: bool = False
 
 
 def node_mac(index: int, seed: int = 0) -> bytes:
@@ -123,8 +122,9 @@ class SimFleet:
         from ruview_cli.sim.streamer import FleetStreamer
 
         opts = self.options
-        # Nodes running the firmware need the radio: their self-test waits for CSI.
-        if opts.stream or (opts.flavor == "ours" and opts.host_firmware):
+        # Nodes running our firmware need the radio even without telemetry: their self-test
+        # waits for CSI.
+        if opts.stream or opts.flavor == "ours":
             self.streamer = FleetStreamer(opts.scenario, opts.scenario_params, seed=opts.seed)
             self.streamer.start()
         if opts.flavor == "ours":
@@ -143,7 +143,7 @@ class SimFleet:
         nvs = by_name(LAYOUT_8MB, "nvs")
 
         binary = None
-        if opts.flavor == "ours" and opts.host_firmware:
+        if opts.flavor == "ours":
             from ruview_cli.sim.firmware_build import firmware_binary
 
             binary = firmware_binary()
@@ -155,14 +155,11 @@ class SimFleet:
                 flash.write(TABLE_OFFSET, table)
                 flash.write(nvs.offset, factory_nvs(opts, i))
                 flash.write(ota0.offset, app)
-                kwargs = {}
-                if opts.selftest_delay_s is not None:
-                    kwargs["selftest_delay_s"] = opts.selftest_delay_s
                 node = SimNode(i, node_ip(opts, i), flash, node_mac(i, opts.seed),
                                flavor=opts.flavor, http_port=opts.http_port,
                                faults=_copy_faults(opts.faults), advertiser=self.advertiser,
                                on_boot=self._on_boot, on_down=self._on_down,
-                               firmware=binary, radio=self.streamer, **kwargs)
+                               firmware=binary, radio=self.streamer)
                 loader = RomLoader(flash, node.mac, on_reset=lambda n=node: n.reboot("ext"),
                                    baud_limit=opts.faults.serial_baud,
                                    drop_after_bytes=opts.faults.drop_after_bytes)
@@ -171,7 +168,7 @@ class SimFleet:
                 node.on_console = endpoint.console
                 self.nodes.append(node)
                 self.endpoints.append(endpoint)
-                node.boot()
+                node.boot(wait=False)
             # Firmware processes come up in parallel; report each node once it is up.
             for i, node in enumerate(self.nodes):
                 node.wait_for(lambda n: n.state != "booting", BOOT_TIMEOUT_S)
@@ -211,8 +208,6 @@ class SimFleet:
     # -- what the CLI shows ----------------------------------------------------------------
     def describe(self, index: int) -> dict:
         """The stable --json record of one node (documented in `ruview sim --help`)."""
-        from ruview_cli.sim.mdns import instance_name
-
         node = self.nodes[index]
         if node.firmware is not None:
             return self._describe_firmware(index)
@@ -227,8 +222,7 @@ class SimFleet:
             "http_port": node.http_port,
             "serial_url": endpoint.url,
             "pty": endpoint.pty_path,
-            "mdns_name": (f"{instance_name(node_id or 0, node.mac)}._ruview._tcp.local."
-                          if node.flavor == "ours" and not node.faults.mdns_silent else None),
+            "mdns_name": None,  # RuView 0.6.x does not advertise
             "flavor": node.flavor,
             "version": node.version,
             "state": node.state,

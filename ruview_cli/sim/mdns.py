@@ -1,4 +1,4 @@
-"""mDNS adverts of emulated nodes (PROTOCOL.md §5) through python-zeroconf.
+"""mDNS adverts of emulated nodes through python-zeroconf: what each node's firmware asks for.
 
 One Zeroconf instance per process and interface serves every node: 50 nodes must come up in
 seconds, so registration uses zeroconf's async API with `cooperating_responders=True` (no
@@ -29,36 +29,6 @@ _shared_lock = threading.Lock()
 def default_interface() -> str:
     """`RUVIEW_MDNS_INTERFACE` or 127.0.0.1 (the sim's nodes live on loopback)."""
     return os.environ.get(ENV_INTERFACE, "").strip() or "127.0.0.1"
-
-
-def mac_text(mac: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in mac)
-
-
-def instance_name(node_id: int, mac: bytes) -> str:
-    return f"ruview-{node_id}-{mac[-2:].hex()}"
-
-
-def host_name(mac: bytes) -> str:
-    return f"ruview-{mac[-3:].hex()}.local."
-
-
-def txt_record(node: Any) -> dict[str, str]:
-    """TXT keys of PROTOCOL.md §5 for a SimNode."""
-    cfg = node.config
-    txt = {
-        "node_id": str(node.node_id),
-        "mac": mac_text(node.mac),
-        "chip": "esp32s3",
-        "version": node.version,
-        "edge_tier": str(node.edge_tier),
-        "ota": "1",
-        "api": "1",
-    }
-    name = getattr(cfg, "zone_name", "") or ""
-    if name:
-        txt["name"] = name
-    return txt
 
 
 def _acquire(interface: str):
@@ -95,14 +65,12 @@ def _release(interface: str) -> None:
 class MdnsAdvertiser:
     """Publishes node services on one interface; one Zeroconf per process and interface.
 
-    `publish`/`withdraw` take what a node asks for (its instance name, host name, service type,
-    port and TXT), keyed by the node; `register`/`update`/`unregister` build that request from
-    an emulated RuView-flavour SimNode.
+    `publish`/`withdraw` take what a node's firmware asks for (its instance name, host name,
+    service type, port and TXT: mdns_* calls forwarded over the board link), keyed by the node.
     """
 
-    def __init__(self, interface_ip: str | None = None, udp_too: bool = True):
+    def __init__(self, interface_ip: str | None = None):
         self.interface = interface_ip or default_interface()
-        self.udp_too = udp_too
         self._zc = _acquire(self.interface)
         self._infos: dict[Any, dict[str, Any]] = {}  # key -> {service type: ServiceInfo}
         self._goodbyes: dict[Any, Any] = {}          # key -> future of its goodbye broadcasts
@@ -193,24 +161,6 @@ class MdnsAdvertiser:
         with self._lock:
             self._goodbyes[key] = fut
 
-    # -- SimNode (RuView flavour emulated in Python) -------------------------------------------
-    def register(self, node: Any) -> None:
-        """Advertise `node` (no-op for RuView 0.6.x nodes and the mdns-silent fault)."""
-        if self._closed or getattr(node, "flavor", "ours") != "ours":
-            return
-        if node.faults.mdns_silent:
-            self.unregister(node)
-            return
-        types = [SERVICE_TCP] + ([SERVICE_UDP] if self.udp_too else [])
-        for t in types:
-            self.publish(id(node), t, instance_name(node.node_id, node.mac), host_name(node.mac),
-                         node.ip, node.http_port, txt_record(node))
-
-    update = register
-
-    def unregister(self, node: Any) -> None:
-        self.withdraw(id(node))
-
     def close(self) -> None:
         if self._closed:
             return
@@ -238,5 +188,4 @@ class MdnsAdvertiser:
         _release(self.interface)
 
 
-__all__ = ["MdnsAdvertiser", "SERVICE_TCP", "SERVICE_UDP", "ENV_INTERFACE", "default_interface",
-           "instance_name", "host_name", "txt_record", "mac_text"]
+__all__ = ["MdnsAdvertiser", "SERVICE_TCP", "SERVICE_UDP", "ENV_INTERFACE", "default_interface"]

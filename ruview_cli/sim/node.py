@@ -1,27 +1,30 @@
-"""One emulated node: boots from its own flash the way an ESP32-S3 with ESP-IDF does.
+"""One emulated node: the chip, its flash and its boot, the way an ESP32-S3 with ESP-IDF boots.
 
-Boot = the second-stage bootloader (partition table at 0x8000 → otadata → slot, image
-verification with fallback to the other slots, rollback handling) followed by the app (NVS →
-NodeConfig, HTTP control/OTA server, mDNS advert, self-test of a pending-verify image).
+Every boot: the ROM prints its reset line on UART0, the second-stage bootloader (sim/bootloader.py:
+partition table at 0x8000 -> otadata -> slot, image verification with fallback to the other
+slots, rollback of an image that was pending verification) picks the app, then the app runs:
+
+* our flavour: the firmware itself, firmware/main built for the host, as a child process for
+  this boot (sim/firmware_app.py). Its HTTP/OTA server, NVS reading, self-test, rollback
+  decisions, mDNS and UDP telemetry are the C code's. When the process ends (esp_restart, a
+  panic, a watchdog) the node reboots through the bootloader with that reset reason.
+* RuView 0.6.x: emulated in Python (config from NVS, http_node.py, telemetry by the fleet's
+  streamer), as that firmware's source is not ours to build.
 
 Decisions (where a real board leaves a choice or cannot be copied exactly):
 * No bootable image (blank or corrupt slots, or no partition table): a real board resets in a
   loop inside the bootloader. The sim stays in state "no_app" with no HTTP and no mDNS until
   the next reboot (e.g. after esptool writes an app over serial and resets the chip).
-* Crash-loop fault: an image received by OTA while the fault is set "crashes" every time it
-  boots (a property of that image, keyed by its SHA-256). Ours: the first crash happens with
-  the image PENDING_VERIFY, so the bootloader marks it ABORTED and boots the previous slot.
-  RuView 0.6.x has no rollback: the node crash-loops; the sim gives up after 3 boots and stays
-  in state "crash_loop" (down) until it is re-flashed over serial.
-* Self-test (ours, only when the running image is PENDING_VERIFY): passes after
-  `selftest_delay_s` (and after `selftest_hold` is set, if given) unless the selftest-fail fault
-  is set, in which case the app marks itself INVALID and restarts → the previous slot boots.
-* `rollback` in /ota/status is read the way the firmware does it: the app desc version of
-  esp_ota_get_last_invalid_partition() (the newest INVALID/ABORTED otadata entry). It lives in
-  flash, so it survives reboots and power-off, and disappears with the next OTA (which
-  reuses that slot and its otadata sector).
+* Crash-loop fault: an image that boots for the first time after an update while the fault is
+  set crashes every time it boots (a property of that image, keyed by its SHA-256). Ours: the
+  firmware process is aborted shortly after it starts; the bootloader then finds the image
+  PENDING_VERIFY, marks it ABORTED and boots the previous slot. RuView 0.6.x has no rollback:
+  the node crash-loops; the sim gives up after 3 boots and stays in state "crash_loop" (down)
+  until it is re-flashed over serial.
 * RuView 0.6.x with an invalid `target_ip` in NVS starts nothing (no HTTP), like the real
-  firmware; state "halted".
+  firmware; state "halted". Our firmware's process exiting with a status that is neither a
+  restart nor a crash (an emulator problem) also leaves the node "halted", with the reason in
+  `boot_error` and the process's own words on the serial console.
 """
 
 from __future__ import annotations
@@ -34,15 +37,15 @@ from typing import Any, Callable
 from ruview_cli.sim.bootloader import rom_banner
 from ruview_cli.sim.faults import NodeFaults
 from ruview_cli.sim.flash import FlashImage
-from ruview_cli.sim.otadata import (OtaData, PENDING_VERIFY, STATE_NAMES, UNDEFINED)
+from ruview_cli.sim.otadata import OtaData, PENDING_VERIFY, STATE_NAMES
 
 FLAVORS = ("ours", "ruview-0.6")
 RUVIEW06_MAX_SIZE = 921600
 CHIP_REV = 2                 # ESP32-S3 v0.2
 BASE_REBOOT_S = 0.05         # time the board is down for a plain reboot
-SELFTEST_S = 1.5             # WiFi up + CSI frames + UDP sends, on a healthy node
 CRASH_LOOP_GIVE_UP = 3
 WAIT_POLL_S = 0.1
+BOOT_TIMEOUT_S = 20.0        # a firmware process that is not up by then is reported as such
 CONSOLE_TAIL = 64 * 1024     # serial output kept for `console_tail` (diagnostics, tests)
 
 # esp_reset_reason_t names as our firmware reports them.
@@ -91,8 +94,6 @@ class SimNode:
                  faults: NodeFaults | None = None, advertiser: Any = None,
                  on_boot: Callable[["SimNode"], None] | None = None,
                  on_down: Callable[["SimNode", str], None] | None = None,
-                 selftest_delay_s: float = SELFTEST_S,
-                 selftest_hold: threading.Event | None = None,
                  chip_rev: int = CHIP_REV, ota_reboot_delay_s: float | None = None,
                  firmware: Any = None, radio: Any = None):
         if flavor not in FLAVORS:
@@ -111,16 +112,18 @@ class SimNode:
         self.advertiser = advertiser
         self.on_boot = on_boot
         self.on_down = on_down
-        self.selftest_delay_s = selftest_delay_s
-        self.selftest_hold = selftest_hold
         self.chip_rev = chip_rev
         from ruview_cli.sim.http_node import OTA_REBOOT_DELAY_S
 
-        # the firmware waits 1 s after answering 200 before esp_restart(); tests may shorten it
+        if flavor == "ours" and firmware is None:
+            from ruview_cli.sim.firmware_build import firmware_binary
+
+            firmware = firmware_binary()
+        # RuView 0.6.x waits 1 s after answering 200 before esp_restart(); tests may shorten it
         self.ota_reboot_delay_s = OTA_REBOOT_DELAY_S if ota_reboot_delay_s is None \
             else ota_reboot_delay_s
 
-        self.state = "off"   # off | running | no_app | crash_loop | halted | download
+        self.state = "off"   # off | booting | running | no_app | crash_loop | halted | download
         self.boot_error: str | None = None
         self.config: Any = None
         self.config_warnings: list[str] = []
@@ -128,8 +131,6 @@ class SimNode:
         self.app: Any = None          # ImageInfo of the running image
         self.running_slot: int | None = None
         self.running_partition: Any = None
-        self.ota_state = "valid"
-        self.rollback_from: str | None = None
         self.reset_reason = "poweron"
         self.boot_count = 0
         self.crash_count = 0
@@ -140,13 +141,12 @@ class SimNode:
         self._http = None
         self._lock = threading.RLock()
         self.changed = threading.Condition(self._lock)
-        self._app_stop = threading.Event()
         self._drop_spent = False
         self._reboot_timer: threading.Timer | None = None
         self._closed = False
         self.on_console: Callable[[bytes], None] | None = None
         self.console_tail = b""
-        self.firmware = firmware      # host-built firmware binary (ours) or None: Python
+        self.firmware = firmware      # host-built firmware binary (ours); None: RuView 0.6.x
         self.radio = radio            # the fleet's FleetStreamer: delivers CSI to the firmware
         self._fw: Any = None          # FirmwareApp of the current boot
         self._own_radio: Any = None   # the radio of a node started without a fleet
@@ -162,14 +162,12 @@ class SimNode:
         return self.flavor == "ours"
 
     @property
-    def node_id(self) -> int:
+    def node_id(self) -> int | None:
+        """As the app reports it: our firmware's /ota/status, RuView 0.6.x's config."""
+        if self.firmware is not None:
+            return self.app_status.get("node_id")
         value = getattr(self.config, "node_id", None) if self.config is not None else None
         return int(value) if value is not None else self.index
-
-    @property
-    def edge_tier(self) -> int:
-        value = getattr(self.config, "edge_tier", None) if self.config is not None else None
-        return int(value) if value is not None else 2
 
     @property
     def ota_psk(self) -> str:
@@ -181,10 +179,7 @@ class SimNode:
 
     @property
     def max_size(self) -> int:
-        if self.flavor != "ours":
-            return RUVIEW06_MAX_SIZE
-        nxt = self._next_partition()
-        return nxt.size if nxt is not None else 0
+        return RUVIEW06_MAX_SIZE
 
     def wait_for(self, predicate: Callable[["SimNode"], bool], timeout: float = 10.0) -> bool:
         """Block until predicate(node) holds (checked on every state change)."""
@@ -252,10 +247,13 @@ class SimNode:
 
     # --- life cycle -----------------------------------------------------------------------
 
-    def boot(self) -> None:
-        """Power on / come out of reset: bootloader, then the app."""
+    def boot(self, wait: bool = True) -> None:
+        """Power on / come out of reset: bootloader, then the app. Our firmware starts as a
+        process; with `wait` this returns once it is up (HTTP answering) or has failed."""
         if self.firmware is not None:
             self._boot_firmware()
+            if wait:
+                self.wait_for(lambda n: n.state != "booting", BOOT_TIMEOUT_S)
             return
         with self._lock:
             if self._closed or self.state == "running":
@@ -278,37 +276,22 @@ class SimNode:
                 crashes += 1
                 self.crash_count += 1
                 self.reset_reason = "panic"
-                if not self.rollback_enabled and crashes >= CRASH_LOOP_GIVE_UP:
+                if crashes >= CRASH_LOOP_GIVE_UP:
                     self.boot_error = (f"app {info.version} crashes at every boot and RuView "
                                        "0.6.x has no rollback; re-flash over serial")
                     self._set_state("crash_loop")
                     return
-                if crashes > 2 * max(1, len(self._apps)):
-                    self.boot_error = "every app slot crashes at boot"
-                    self._set_state("crash_loop")
-                    return
-            otadata = self._otadata()
-            state = otadata.running_state(slot, len(self._apps)) if slot >= 0 else UNDEFINED
-            pending = self.rollback_enabled and state == PENDING_VERIFY
-            self.ota_state = "pending_verify" if pending else "valid"
-            self.rollback_from = self._rollback_version(otadata, slot)
             self._load_config()
-            if self.flavor == "ruview-0.6" and not self._target_ip_ok():
+            if not self._target_ip_ok():
                 self.boot_error = "invalid target_ip in NVS: RuView 0.6.x starts nothing"
                 self._set_state("halted")
                 return
             from ruview_cli.sim.http_node import start_http
 
-            self._app_stop = threading.Event()
             self._http = start_http(self, self.ip, self.http_port)
             self.http_port = self._http.server_address[1]  # port 0: keep the one picked
             self.booted_at = time.monotonic()
             self.state = "running"
-            if self.advertiser is not None:
-                self.advertiser.register(self)
-            if pending:
-                threading.Thread(target=self._selftest, args=(self._app_stop, self.boot_count),
-                                 name=f"selftest-{self.index}", daemon=True).start()
             self._notify()
         if self.on_boot is not None:
             self.on_boot(self)
@@ -406,24 +389,12 @@ class SimNode:
 
     @property
     def ota_state(self) -> str:
-        """The running image's otadata state, as the bootloader left it or the app set it."""
+        """The running image's otadata state, as the bootloader left it or the app set it
+        (RuView 0.6.x has no rollback: always valid)."""
         if self.firmware is None or self.running_slot is None or self.running_slot < 0:
-            return self._ota_state
+            return "valid"
         state = self._otadata().running_state(self.running_slot, len(self._apps))
         return "pending_verify" if state == PENDING_VERIFY else "valid"
-
-    @ota_state.setter
-    def ota_state(self, value: str) -> None:
-        self._ota_state = value
-
-    def _rollback_version(self, otadata: OtaData, slot: int) -> str | None:
-        if not self.rollback_enabled or not self._apps:
-            return None
-        bad = otadata.last_invalid_slot(len(self._apps))
-        if bad is None or bad == slot:
-            return None
-        info = self._load_image(self._apps[bad])
-        return info.version if info is not None else None
 
     def _load_config(self) -> None:
         from ruview_cli.config.nvs import read_nvs
@@ -453,35 +424,8 @@ class SimNode:
         except ValueError:
             return False
 
-    def _selftest(self, stop: threading.Event, boot_no: int) -> None:
-        """Our firmware's post-OTA self-test: confirm the image or roll back."""
-        if self.selftest_hold is not None:
-            while not self.selftest_hold.wait(0.1):
-                if stop.is_set():
-                    return
-        if stop.wait(self.selftest_delay_s):
-            return
-        with self._lock:
-            if stop.is_set() or self.boot_count != boot_no or self.state != "running":
-                return
-            otadata = self._otadata()
-            if not self.faults.selftest_fail:
-                otadata.mark_valid()
-                self.ota_state = "valid"
-                self._notify()
-                if self.advertiser is not None:
-                    self.advertiser.update(self)
-                return
-            if not otadata.mark_invalid(len(self._apps)):
-                # No slot to return to: ESP-IDF refuses the rollback; the app keeps running.
-                self.boot_error = "self-test failed but no previous app to roll back to"
-                self._notify()
-                return
-        self.reboot("sw")
-
     def _stop_app(self, new_state: str, reason: str) -> None:
         with self._lock:
-            self._app_stop.set()
             if self._reboot_timer is not None:
                 self._reboot_timer.cancel()
                 self._reboot_timer = None
@@ -495,7 +439,7 @@ class SimNode:
             # A rebooting board sends no mDNS goodbye; its records are refreshed after boot
             # (or withdrawn if it does not come back). Power-off / download mode withdraw them.
             if self.advertiser is not None and was_running and new_state != "off_reboot":
-                self.advertiser.unregister(self)
+                self.advertiser.withdraw(id(self))
             if new_state == "off_reboot":
                 new_state = "off"
             self.state = new_state
@@ -550,7 +494,7 @@ class SimNode:
     def _set_state(self, state: str) -> None:
         """A boot that ended without a running app (no_app, crash_loop, halted)."""
         if self.advertiser is not None:
-            self.advertiser.unregister(self)
+            self.advertiser.withdraw(id(self))
         self.state = state
         self.version = ""
         self.app = self.running_slot = self.running_partition = None
@@ -565,6 +509,7 @@ class SimNode:
     # --- /ota/status ----------------------------------------------------------------------
 
     def status(self) -> dict:
+        """RuView 0.6.x's /ota/status (ours answers from the firmware)."""
         app = self.app
         nxt = self._next_partition()
         running = self.running_partition.name if self.running_partition is not None \
@@ -577,21 +522,6 @@ class SimNode:
             "next_partition": nxt.name if nxt is not None else "none",
             "max_size": self.max_size,
         }
-        if self.flavor != "ours":
-            return base
-        cfg = self.config
-        base.update({
-            "node_id": self.node_id,
-            "mac": ":".join(f"{b:02x}" for b in self.mac),
-            "chip": "esp32s3",
-            "project_name": app.project_name if app else "",
-            "app_sha256": app.sha256 if app else "",
-            "ota_state": self.ota_state,
-            "rollback": self.rollback_from,
-            "uptime_s": int(time.monotonic() - self.booted_at) if self.booted_at else 0,
-            "edge_tier": self.edge_tier,
-            "reset_reason": self.reset_reason,
-        })
         return base
 
     def otadata_states(self) -> list[str]:
