@@ -31,11 +31,14 @@ def free_port(ip: str) -> int:
 
 
 def _reset(sock: socket.socket) -> None:
+    """Abort the connection (RST). shutdown() first: another thread may be blocked reading this
+    socket, and a close alone would not take effect until that read returns."""
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sock.close()
+        sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass
+    sock.close()
 
 
 class FaultyLink:
