@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import re
 import socket
-import time
 from pathlib import Path
 
 import pytest
