@@ -136,7 +136,7 @@ class Demo:
         first = free_first_host(DEMO_NODES)
         options = FleetOptions(nodes=DEMO_NODES, target=("127.0.0.1", self.rx_port), psk=self.psk,
                                mdns_interface=self.interface, first_host=first,
-                               scenario="breathing", selftest_delay_s=1.0, seed=DEMO_SEED)
+                               scenario="breathing", seed=DEMO_SEED)
         self.fleet = SimFleet(options)
         t0 = time.monotonic()
         self.nodes = self.fleet.start()

@@ -29,8 +29,7 @@ def fleet():
 
     def make(nodes=1, flavor="ours", psk=PSK, **faults):
         fl = SimFleet(FleetOptions(nodes=nodes, flavor=flavor, psk=psk, first_host=next(_hosts),
-                                   mdns_interface="127.0.0.1", stream=False, pty=False,
-                                   selftest_delay_s=0.2))
+                                   mdns_interface="127.0.0.1", stream=False, pty=False))
         fleets.append(fl)
         fl.start()
         for node in fl.nodes:

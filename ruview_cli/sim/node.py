@@ -145,7 +145,8 @@ class SimNode:
         self._reboot_timer: threading.Timer | None = None
         self._closed = False
         self.on_console: Callable[[bytes], None] | None = None
-        self.console_tail = b""
+        self.console_tail = b""       # UART0 output, last CONSOLE_TAIL bytes
+        self.boot_log = b""           # UART0 output since the last reset
         self.firmware = firmware      # host-built firmware binary (ours); None: RuView 0.6.x
         self.radio = radio            # the fleet's FleetStreamer: delivers CSI to the firmware
         self._fw: Any = None          # FirmwareApp of the current boot
@@ -239,6 +240,7 @@ class SimNode:
     def _console(self, data: bytes) -> None:
         """Bytes on UART0 (what a serial terminal on the node's port shows)."""
         self.console_tail = (self.console_tail + data)[-CONSOLE_TAIL:]
+        self.boot_log = (self.boot_log + data)[-CONSOLE_TAIL:]
         if self.on_console is not None:
             self.on_console(data)
 
@@ -262,6 +264,7 @@ class SimNode:
             self.boot_error = None
             crashes = 0
             while True:
+                self.boot_log = b""
                 self._console(rom_banner(self.reset_reason))
                 chosen = self._bootloader()
                 if chosen is None:
@@ -308,6 +311,7 @@ class SimNode:
                 return
             self.boot_count += 1
             self.boot_error = None
+            self.boot_log = b""
             self._console(rom_banner(self.reset_reason))
             choice = self._bootloader()
             if choice is None:
