@@ -77,7 +77,8 @@ class FirmwareApp:
         self.binary = binary
         self.app_port = app_port
         self.pending = choice.state == PENDING_VERIFY
-        self.crashing = choice.info.sha256 in node.crashing_images
+        # a bad image crashes at every boot, until the fault is lifted
+        self.crashing = node.faults.crash_loop and choice.info.sha256 in node.crashing_images
         self.restart_reason: str | None = None
         self.channel = AP_CHANNEL
         self.wifi_up = False

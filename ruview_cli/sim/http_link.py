@@ -99,10 +99,8 @@ class FaultyLink:
             pass
 
     def _pump_forward(self, client: socket.socket, upstream: socket.socket) -> None:
-        head = b""
-        body = 0          # body bytes of an OTA upload forwarded so far
-        drop_at = None
-        in_body = False
+        requests = _RequestBoundaries()
+        drop_at = None    # body bytes of this OTA upload that get through
         start, sent = time.monotonic(), 0
         try:
             while True:
@@ -110,22 +108,16 @@ class FaultyLink:
                 if not data:
                     upstream.shutdown(socket.SHUT_WR)
                     return
-                if not in_body:
-                    head += data
-                    end = head.find(b"\r\n\r\n")
-                    if end >= 0:
-                        in_body = True
-                        if head.startswith(b"POST /ota "):
-                            drop_at = self.node.take_drop_fault()
-                        body = len(head) - end - 4
-                        head = b""
-                else:
-                    body += len(data)
-                if drop_at is not None and body >= drop_at:
-                    upstream.sendall(data[:len(data) - (body - drop_at)])
-                    _reset(client)
-                    _reset(upstream)
-                    return
+                for head, body_seen in requests.feed(data):
+                    if head is not None:
+                        drop_at = (self.node.take_drop_fault()
+                                   if head.startswith(b"POST /ota ") else None)
+                    if drop_at is not None and body_seen >= drop_at:
+                        cut = len(data) - (body_seen - drop_at)
+                        upstream.sendall(data[:max(0, cut)])
+                        _reset(client)
+                        _reset(upstream)
+                        return
                 upstream.sendall(data)
                 sent += len(data)
                 rate = self.node.faults.throttle_kbps
@@ -136,6 +128,50 @@ class FaultyLink:
         except OSError:
             _reset(client)
             _reset(upstream)
+
+
+class _RequestBoundaries:
+    """Where each HTTP/1.1 request (head, then Content-Length bytes of body) starts on a
+    keep-alive connection. feed(data) yields (head or None, body bytes seen so far) for the
+    request(s) that `data` touches; head is given once, when the request's head completes."""
+
+    def __init__(self) -> None:
+        self.head = b""
+        self.body_left = 0
+        self.body_seen = 0
+
+    def feed(self, data: bytes):
+        pos = 0
+        while pos < len(data):
+            if self.body_left > 0:
+                take = min(self.body_left, len(data) - pos)
+                self.body_left -= take
+                self.body_seen += take
+                pos += take
+                yield None, self.body_seen
+                continue
+            self.head += data[pos:]
+            end = self.head.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head, rest = self.head[:end + 4], self.head[end + 4:]
+            consumed = len(data) - pos - len(rest)
+            pos += consumed
+            self.head = b""
+            self.body_left = _content_length(head)
+            self.body_seen = 0
+            yield head, 0
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            try:
+                return max(0, int(value.strip()))
+            except ValueError:
+                return 0
+    return 0
 
 
 def needs_link(faults: Any) -> bool:
