@@ -4,7 +4,6 @@ node over socket:// with esptool's real code; the node boots the new app, NVS su
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -50,8 +49,8 @@ def make_build(root: Path, version="0.8.0", chip="esp32s3", extra: dict | None =
 
 
 @pytest.fixture
-def node():
-    fl = SimFleet(FleetOptions(nodes=1, psk=PSK, first_host=0xB900 + os.getpid() % 200,
+def node(loopback):
+    fl = SimFleet(FleetOptions(nodes=1, psk=PSK, first_host=loopback.hosts(1),
                                stream=False, pty=False, mdns_interface="127.0.0.1"))
     fl.start()
     yield fl, fl.nodes[0], fl.describe(0)["serial_url"]
