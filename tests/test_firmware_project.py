@@ -102,9 +102,16 @@ def test_sdkconfig_defaults_carry_the_required_settings():
     assert cfg["CONFIG_PARTITION_TABLE_OFFSET"] == "0x8000"
     table = cfg["CONFIG_PARTITION_TABLE_CUSTOM_FILENAME"].strip('"')
     assert table == "partitions_8mb.csv" and (FW / table).is_file()
-    # "Authorization: Bearer " + 64-char PSK and "X-Image-SHA256: " + 64 hex, plus the
-    # request line and usual client headers, must fit the server's header buffer.
+    # "Authorization: RV-HMAC-SHA256 nonce=<32>, mac=<64>" and "X-Image-SHA256: " + 64 hex,
+    # plus the request line and usual client headers, must fit the server's header buffer.
     assert int(cfg["CONFIG_HTTPD_MAX_REQ_HDR_LEN"]) >= 512
+    # issue 10: a hung task panics (and so rolls back a pending image); DSP built for speed
+    assert cfg["CONFIG_ESP_TASK_WDT_PANIC"] == "y" and cfg["CONFIG_ESP_TASK_WDT_INIT"] == "y"
+    assert cfg["CONFIG_COMPILER_OPTIMIZATION_PERF"] == "y"
+    # the bootloader's identity mark that main/rollback_policy.h recognises
+    mark = re.search(r"RV_BOOTLOADER_ROLLBACK_MARK (0x[0-9a-fA-F]+)u",
+                     (MAIN / "rollback_policy.h").read_text())
+    assert mark and int(cfg["CONFIG_BOOTLOADER_PROJECT_VER"]) == int(mark.group(1), 16)
     assert "CONFIG_APP_PROJECT_VER_FROM_CONFIG" not in cfg     # version.txt wins
 
 
@@ -130,7 +137,10 @@ def test_kconfig_and_component_manifest():
     m = re.search(r"config RUVIEW_WIFI_PASSWORD[\s\S]*?default \"(.*)\"", kconfig)
     assert m and m.group(1) == ""                               # no baked-in secret
     manifest = (MAIN / "idf_component.yml").read_text()
-    assert re.search(r"^\s+espressif/mdns:", manifest, re.M)
+    # an exact mdns release (the one whose mdns.h the calls were checked against), and the
+    # supported ESP-IDF range of firmware/README.md
+    assert re.search(r'^\s+espressif/mdns: "==\d+\.\d+\.\d+"$', manifest, re.M)
+    assert re.search(r'^\s+idf: ">=5\.2,<6\.0"$', manifest, re.M)
 
 
 # ---- HTTP status and mDNS contract ---------------------------------------------------------

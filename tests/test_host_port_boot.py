@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import signal
 
+from ruview_cli.config.nvs import NvsValue
 from ruview_cli.sim.appimage import build_app_image
-from test_host_port_support import Node, app_main_source, firmware_binary, image_sha256, \
-    make_flash
+from test_host_port_support import Node, app_main_source, default_nvs, firmware_binary, \
+    image_sha256, make_flash, run_to_exit
 
 
 def _reverted_boot_order(src: str) -> str:
@@ -27,11 +28,7 @@ def _reverted_boot_order(src: str) -> str:
 def test_reverted_boot_order_aborts_with_lwip_assertion(tmp_path, loopback):
     binary = firmware_binary(replace={"app_main.c": _reverted_boot_order(app_main_source())})
     flash, _ = make_flash(tmp_path)
-    node = Node(binary, flash, loopback.addr())
-    try:
-        status = node.proc.wait(15)
-    finally:
-        node.close()
+    node, status = run_to_exit(binary, flash, loopback.addr(), timeout=15)
     out = node.output
     assert status == -signal.SIGABRT, f"exit {status}, expected SIGABRT:\n{out}"
     assert "assert failed: tcpip_send_msg_wait_sem" in out and "(Invalid mbox)" in out, out
@@ -41,7 +38,11 @@ def test_reverted_boot_order_aborts_with_lwip_assertion(tmp_path, loopback):
 
 
 def test_real_main_boots_and_serves_status_from_flash(tmp_path, loopback):
-    flash, _ = make_flash(tmp_path, version="2.4.6")
+    # every NVS type the provisioning writes, as esp-idf-nvs-partition-gen lays them out
+    nvs = default_nvs(target_port=NvsValue("u16", 5006), dwell_ms=NvsValue("u32", 70000),
+                      seed_url=NvsValue("str", "http://seed.example/" + "p" * 43),
+                      filter_mac=NvsValue("blob", bytes.fromhex("0a0b0c0d0e0f")))
+    flash, _ = make_flash(tmp_path, version="2.4.6", nvs=nvs)
     image = build_app_image("2.4.6")
     ip = loopback.addr()
     node = Node(firmware_binary(), flash, ip, reset_reason="task_wdt",
@@ -59,6 +60,10 @@ def test_real_main_boots_and_serves_status_from_flash(tmp_path, loopback):
     assert st["ota_state"] == "valid"
     assert st["reset_reason"] == "task_wdt"
     assert "I (" in node.output and "ruview: started" in node.output
+    for line in ("config: csi_cfg/target_port = 5006", "config: csi_cfg/dwell_ms = 70000",
+                 "config: csi_cfg/seed_url set (63 characters)",   # a string spanning 3 entries
+                 "CSI only from 0a:0b:0c:0d:0e:0f"):
+        assert line in node.output, node.output
     # the mDNS advert is forwarded on the link for the emulator's zeroconf advertiser
     svc = node.wait_message(lambda m: m.get("op") == "service" and m.get("proto") == "_tcp", 1)
     assert svc["port"] == 8032 and svc["txt"]["node_id"] == "7"

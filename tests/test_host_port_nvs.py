@@ -63,3 +63,57 @@ def test_nvs_writes_survive_page_rotation_in_idf_format(tmp_path, loopback):
     again, _ = run_until(app, path, loopback.addr(), "probe: done")
     assert ("reboot read: count=399 name=value-399(ESP_OK) blob=40(ESP_OK) "
             "gone=ESP_ERR_NVS_NOT_FOUND") in again.output, again.output
+
+
+SAME_AS_GENERATOR = r"""
+    ESP_ERROR_CHECK(nvs_flash_init());
+    nvs_handle_t h;
+    ESP_ERROR_CHECK(nvs_open("probe", NVS_READWRITE, &h));
+    ESP_ERROR_CHECK(nvs_set_u8(h, "small", 200));
+    ESP_ERROR_CHECK(nvs_set_u32(h, "wide", 0xA1B2C3D4));
+    ESP_ERROR_CHECK(nvs_set_i16(h, "neg", -1234));
+    ESP_ERROR_CHECK(nvs_set_str(h, "text", "a string that spans two entries"));
+    static const uint8_t blob[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17 };
+    ESP_ERROR_CHECK(nvs_set_blob(h, "blob", blob, sizeof(blob)));
+    nvs_close(h);
+    ESP_LOGI("probe", "done");
+"""
+
+
+def test_nvs_page_written_by_the_port_equals_espressifs_generator(tmp_path, loopback):
+    """Same values, same order: the port's page is byte-identical to the one
+    esp-idf-nvs-partition-gen produces (header, state bitmap, entries, CRCs)."""
+    from ruview_cli.config.nvs import NvsValue, build_nvs
+
+    path, _ = make_flash(tmp_path, nvs={})   # an erased NVS partition, as after erase_flash
+    run_until(build_app(SAME_AS_GENERATOR, INCLUDES), path, loopback.addr(), "probe: done")
+    with open(path, "rb") as f:
+        f.seek(0x9000)
+        ours = f.read(0x6000)
+    theirs = build_nvs({"probe": {
+        "small": NvsValue("u8", 200), "wide": NvsValue("u32", 0xA1B2C3D4),
+        "neg": NvsValue("i16", -1234), "text": NvsValue("str", "a string that spans two entries"),
+        "blob": NvsValue("blob", bytes(range(1, 18)))}}, 0x6000)
+    assert ours[:4096] == theirs[:4096]
+
+
+def test_page_left_freeing_by_a_power_cut_is_reclaimed_at_boot(tmp_path, loopback):
+    """nvs_pagemanager.cpp (load): a page found FREEING has its items copied to a new page and
+    is erased; nothing provisioned is lost."""
+    from ruview_cli.sim.firmware_build import firmware_binary
+
+    path, flash = make_flash(tmp_path)
+    first = flash.read(0x9000, 4)
+    assert first == b"\xfe\xff\xff\xff"                        # ACTIVE, as the generator left it
+    flash.write(0x9000, b"\xf8\xff\xff\xff")                    # FREEING (header CRC excludes it)
+    flash.save(path)
+    node, _ = run_until(firmware_binary(), path, loopback.addr(), "ruview: started")
+    assert "config: csi_cfg/node_id = 7" in node.output, node.output
+    with open(path, "rb") as f:
+        f.seek(0x9000)
+        part = f.read(0x6000)
+    states = [part[i:i + 4] for i in range(0, 0x6000, 0x1000)]
+    assert b"\xf8\xff\xff\xff" not in states, states
+    values = read_nvs(part)
+    assert values["csi_cfg"]["node_id"].value == 7
+    assert values["security"]["ota_psk"].value == "psk-for-tests"

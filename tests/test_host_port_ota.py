@@ -71,17 +71,19 @@ def test_ota_update_writes_slot_otadata_nvs_then_restarts(tmp_path, loopback):
     assert values["csi_cfg"]["node_id"].value == 7            # provisioned keys kept
 
 
-def _corrupt(image: bytes) -> bytes:
-    """One flipped byte inside the code segment: checksum and appended SHA-256 no longer match."""
+def _flip(image: bytes, at: int) -> bytes:
     raw = bytearray(image)
-    raw[len(raw) // 2] ^= 0x5A
+    raw[at] ^= 0x5A
     return bytes(raw)
 
 
 @pytest.mark.parametrize("image,why", [
     (build_app_image("1.1.0", chip_id=2), "mismatch chip ID, expected 9, found 2"),   # ESP32-S2
-    (_corrupt(build_app_image("1.1.0")), "Checksum failed"),
-], ids=["other-chip", "corrupt"])
+    # a byte of the code segment: the XOR checksum no longer matches
+    (_flip(build_app_image("1.1.0"), len(build_app_image("1.1.0")) // 2), "Checksum failed"),
+    # a byte of the appended SHA-256 itself: checksum fine, hash not
+    (_flip(build_app_image("1.1.0"), -1), "Image hash failed - image is corrupt"),
+], ids=["other-chip", "corrupt-code", "corrupt-digest"])
 def test_ota_rejects_an_image_the_chip_cannot_boot(tmp_path, loopback, image, why):
     path, _ = make_flash(tmp_path, version="1.0.0")
     wrong = image

@@ -21,7 +21,7 @@ import time
 import zlib
 
 from ruview_cli.sim.appimage import build_app_image
-from test_host_port_support import Node, build_app, make_flash, run_until
+from test_host_port_support import Node, build_app, make_flash, run_to_exit, run_until
 
 PROBE_INCLUDES = """
 #include <string.h>
@@ -78,6 +78,10 @@ PROBE = r"""
         esp_ota_handle_t oh;
         esp_err_t err = esp_ota_begin(esp_ota_get_next_update_partition(NULL), OTA_SIZE_UNKNOWN, &oh);
         ESP_LOGI(T, "state %d, esp_ota_begin: %s", (int)st, esp_err_to_name(err));
+    } else if (why == ESP_RST_UNKNOWN) {                      /* a CPU exception */
+        volatile int *nowhere = NULL;
+        ESP_LOGI(T, "about to crash");
+        *nowhere = 1;
     } else if (why == ESP_RST_INT_WDT) {                      /* give up on the running app */
         esp_err_t err = esp_ota_mark_app_invalid_rollback_and_reboot();
         ESP_LOGI(T, "mark invalid: %s", esp_err_to_name(err));
@@ -92,11 +96,7 @@ def _probe():
 
 def test_set_channel_while_connecting_aborts(tmp_path, loopback):
     flash, _ = make_flash(tmp_path)
-    node = Node(_probe(), flash, loopback.addr(), reset_reason="poweron")
-    try:
-        status = node.proc.wait(10)
-    finally:
-        node.close()
+    node, status = run_to_exit(_probe(), flash, loopback.addr(), reset_reason="poweron")
     assert status == -signal.SIGABRT, node.output
     assert "should not be called when STA is scanning or connecting" in node.output
     assert "set_channel:" not in node.output   # it never returned
@@ -170,11 +170,7 @@ def test_mark_invalid_rolls_back_and_restarts(tmp_path, loopback):
     flash.write(OTADATA, _otadata_entry(1, VALID))                   # ota_0, the old app
     flash.write(OTADATA + 0x1000, _otadata_entry(2, PENDING_VERIFY))  # ota_1, running
     flash.save(path)
-    node = Node(_probe(), path, loopback.addr(), slot="ota_1", reset_reason="int_wdt")
-    try:
-        code = node.proc.wait(10)
-    finally:
-        node.close()
+    node, code = run_to_exit(_probe(), path, loopback.addr(), slot="ota_1", reset_reason="int_wdt")
     assert code == 0, node.output
     assert node.wait_message(lambda m: m.get("t") == "restart", 1) == {"t": "restart", "reason": "sw"}
     assert "Rollback to previously worked partition." in node.output
@@ -191,6 +187,14 @@ def test_mark_invalid_without_a_fallback_returns_an_error(tmp_path, loopback):
     node, alive = run_until(_probe(), path, loopback.addr(), "probe: done", reset_reason="int_wdt")
     assert alive and "mark invalid: ESP_ERR_OTA_ROLLBACK_FAILED" in node.output
     assert "Rollback is not possible" in node.output
+
+
+def test_cpu_exception_is_a_panic_with_the_chips_words(tmp_path, loopback):
+    path, _ = make_flash(tmp_path)
+    node, code = run_to_exit(_probe(), path, loopback.addr(), reset_reason="unknown")
+    assert code == -signal.SIGABRT, node.output
+    assert "Guru Meditation Error: Core  0 panic'ed (LoadProhibited)" in node.output
+    assert node.wait_message(lambda m: m.get("t") == "panic", 1) == {"t": "panic", "reason": "panic"}
 
 
 # ---- esp_http_server -------------------------------------------------------------------------

@@ -151,3 +151,13 @@ def run_until(binary: Path, flash: Path, ip: str, text: str, **kwargs):
     finally:
         node.close()
     return node, alive
+
+
+def run_to_exit(binary: Path, flash: Path, ip: str, timeout: float = 10.0, **kwargs):
+    """Boot and wait for the process to end by itself. Returns (node, exit status or None)."""
+    node = Node(binary, flash, ip, **kwargs)
+    try:
+        code = node.proc.wait(timeout)
+    finally:
+        node.close()
+    return node, code

@@ -30,7 +30,9 @@ PSK = "contract-test-key-0123456789abcdef"
 
 def table_rows() -> list[tuple[str, str, int, str]]:
     text = (REPO / "docs" / "protocol.md").read_text()
-    section = text[text.index("### Every answer"):]
+    start = text.index("### Every answer")
+    end = text.find("\n## ", start)
+    section = text[start:end if end >= 0 else None]
     rows = []
     for line in section.splitlines():
         m = re.match(r"^\|\s*(.+?)\s*\|\s*(.+?)\s*\|\s*(\d{3})\s*\|\s*(.+?)\s*\|$", line)

@@ -63,10 +63,7 @@ static bool discard(httpd_req_t *r, uint64_t n)
 {
     while (n > 0) {
         int got = httpd_req_recv(r, s_rx, n < sizeof(s_rx) ? (size_t)n : sizeof(s_rx));
-        if (got == HTTPD_SOCK_ERR_TIMEOUT) {
-            return false;
-        }
-        if (got <= 0) {
+        if (got <= 0) {   /* closed, error, or HTTPD_SOCK_ERR_TIMEOUT: give up, close */
             return false;
         }
         n -= (uint64_t)got;

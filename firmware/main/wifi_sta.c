@@ -24,7 +24,8 @@ static const char *TAG = "wifi";
 static volatile bool s_up;
 static volatile uint8_t s_channel;
 static bool s_have_ssid;
-static uint32_t s_backoff_ms;      /* last delay used; 0 = none since the last success */
+/* Last delay used; 0 = none since the last success. Event task and esp_timer task. */
+static atomic_uint s_backoff_ms;
 static esp_timer_handle_t s_reconnect_timer;
 /* Written by the event task and the reconnect timer, read by the hop timer. */
 static atomic_int s_link = RV_LINK_IDLE;
@@ -42,9 +43,10 @@ static void schedule_reconnect(void)
     if (esp_timer_is_active(s_reconnect_timer)) {
         return;
     }
-    s_backoff_ms = rv_backoff_next(s_backoff_ms);
-    ESP_LOGI(TAG, "reconnecting in %lu ms", (unsigned long)s_backoff_ms);
-    esp_err_t err = esp_timer_start_once(s_reconnect_timer, (uint64_t)s_backoff_ms * 1000u);
+    uint32_t delay_ms = rv_backoff_next(atomic_load(&s_backoff_ms));
+    atomic_store(&s_backoff_ms, delay_ms);
+    ESP_LOGI(TAG, "reconnecting in %lu ms", (unsigned long)delay_ms);
+    esp_err_t err = esp_timer_start_once(s_reconnect_timer, (uint64_t)delay_ms * 1000u);
     if (err != ESP_OK) {
         ESP_LOGE(TAG, "reconnect timer: %s", esp_err_to_name(err));
     }
@@ -119,11 +121,11 @@ static void on_event(void *arg, esp_event_base_t base, int32_t id, void *data)
             s_channel = c->channel;
         }
         atomic_store(&s_link, RV_LINK_CONNECTED);
-        hop_start();
     } else if (base == IP_EVENT && id == IP_EVENT_STA_GOT_IP) {
         const ip_event_got_ip_t *ip = data;
         s_up = true;
-        s_backoff_ms = 0;
+        atomic_store(&s_backoff_ms, 0u);
+        hop_start();   /* associated and addressed: DHCP is not disturbed by a hop */
         ESP_LOGI(TAG, "got IP " IPSTR " on channel %u", IP2STR(&ip->ip_info.ip), s_channel);
     } else if (base == IP_EVENT && id == IP_EVENT_STA_LOST_IP) {
         s_up = false;
@@ -162,7 +164,7 @@ static void enable_csi(void)
 }
 
 /* Prepare hopping over the valid channels of chan_list; it runs only while associated
- * (hop_start on CONNECTED, hop_stop on DISCONNECTED). */
+ * (hop_start on GOT_IP, hop_stop on DISCONNECTED; hop_cb also checks the link state). */
 static void setup_hopping(const node_config_t *cfg)
 {
     size_t ignored = 0;

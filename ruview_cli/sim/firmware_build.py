@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Mapping
@@ -32,6 +33,8 @@ BINARY_NAME = "ruview_node"
 CFLAGS = ["-std=gnu11", "-O1", "-g", "-pthread", "-fstack-protector-strong",
           "-D_FORTIFY_SOURCE=2", "-D_GNU_SOURCE", "-Wall", "-Wno-unused-function"]
 LDFLAGS = ["-pthread", "-lm"]
+KEEP_BUILDS = 12          # cache entries kept beyond...
+KEEP_UNUSED_S = 24 * 3600  # ...those used within a day, so edits do not pile up builds
 
 
 def _cache_root() -> Path:
@@ -180,14 +183,26 @@ def firmware_binary(replace: Mapping[str, str] | None = None) -> Path:
     cc = _compiler()
     d = _cache_root() / _digest(cc, replace)
     out = d / BINARY_NAME
-    if out.exists():
-        return out
-    d.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with open(d / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)   # one build per digest, whoever comes first
-        if not out.exists():
-            _build(cc, out, replace)
+    if not out.exists():
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(d / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)   # one build per digest, whoever comes first
+            if not out.exists():
+                _build(cc, out, replace)
+                _prune(d)
+    os.utime(d)   # most recently used
     return out
+
+
+def _prune(keep: Path) -> None:
+    """Drop builds beyond the KEEP_BUILDS most recently used that nobody used for a day (another
+    checkout may still be about to start one; a running binary is unaffected anyway)."""
+    entries = sorted((p for p in keep.parent.iterdir() if p.is_dir() and p != keep),
+                     key=lambda p: p.stat().st_mtime, reverse=True)
+    cutoff = time.time() - KEEP_UNUSED_S
+    for old in entries[KEEP_BUILDS - 1:]:
+        if old.stat().st_mtime < cutoff:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 __all__ = ["firmware_binary", "sdkconfig_h"]

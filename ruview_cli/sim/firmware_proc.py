@@ -52,7 +52,8 @@ class FirmwareProcess:
         out_r, out_w = os.pipe()
         null = os.open(os.devnull, os.O_RDONLY)
         try:
-            self.pid = os.posix_spawn(self.argv[0], self.argv, os.environ, file_actions=[
+            # A chip has no environment; nothing of ours (keys in env vars) reaches the child.
+            self.pid = os.posix_spawn(self.argv[0], self.argv, {"LC_ALL": "C"}, file_actions=[
                 (os.POSIX_SPAWN_DUP2, null, 0),
                 (os.POSIX_SPAWN_DUP2, out_w, 1),
                 (os.POSIX_SPAWN_DUP2, out_w, 2),

@@ -240,7 +240,6 @@ UBaseType_t uxTaskPriorityGet(TaskHandle_t task) { return (task ? task : t_self)
 void vTaskPrioritySet(TaskHandle_t task, UBaseType_t prio) { (task ? task : t_self)->prio = prio; }
 BaseType_t xTaskGetCoreID(TaskHandle_t task) { return (task ? task : t_self)->core; }
 
-static pthread_mutex_t s_suspend_m = PTHREAD_MUTEX_INITIALIZER;
 void vTaskSuspend(TaskHandle_t task)
 {
     if (task == NULL || task == t_self) {
@@ -250,7 +249,6 @@ void vTaskSuspend(TaskHandle_t task)
         t_self->notify_pending = false;
         pthread_mutex_unlock(&t_self->m);
     }
-    (void)s_suspend_m;
 }
 
 void vTaskResume(TaskHandle_t task)

@@ -629,10 +629,7 @@ esp_err_t httpd_start(httpd_handle_t *handle, const httpd_config_t *config)
 {
     if (handle == NULL || config == NULL) return ESP_ERR_INVALID_ARG;
     /* httpd_server_init opens its sockets through lwIP: same precondition as any socket */
-    if (!netif_is_initialized()) {
-        __assert_func("/IDF/components/lwip/lwip/src/api/tcpip.c", 0, "tcpip_send_msg_wait_sem",
-                      "Invalid mbox");
-    }
+    if (!netif_is_initialized()) LWIP_ASSERT_NO_TCPIP();
     server_t *s = calloc(1, sizeof(*s));
     if (s == NULL) return ESP_ERR_HTTPD_ALLOC_MEM;
     s->cfg = *config;

@@ -193,7 +193,12 @@ static void dispatch(const char *line)
             wifi_on_link(m);
         } else if (t != NULL && strcmp(t, "fault") == 0) {
             const char *name = json_get(m, "name");
-            wdt_on_fault(name != NULL ? name : "");
+            if (name != NULL && strcmp(name, "udp-loss") == 0) {
+                const char *pct = json_get(m, "percent");
+                sockets_set_udp_loss(pct != NULL ? strtod(pct, NULL) : 0.0);
+            } else {
+                wdt_on_fault(name != NULL ? name : "");
+            }
         }
     }
     free(m);

@@ -82,6 +82,7 @@ int main(int argc, char **argv)
     parse_args(argc, argv);
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);   /* lwIP reports a closed peer as EPIPE, never a signal */
+    port_install_crash_handlers();
     if (!flash_open(g_port.flash_path)) {
         fprintf(stderr, "cannot open flash file %s\n", g_port.flash_path);
         return 2;

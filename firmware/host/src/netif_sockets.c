@@ -85,15 +85,9 @@ void netif_set_up(bool up) { s_sta.up = up; }
 
 /* ---- lwIP sockets --------------------------------------------------------------------- */
 
-/* The line of LWIP_ASSERT("Invalid mbox", sys_mbox_valid_val(tcpip_mbox)) is not known here;
- * the path and function are lwIP's, as __assert_func prints them. */
-#define LWIP_TCPIP_C "/IDF/components/lwip/lwip/src/api/tcpip.c"
-
 int lwip_socket(int domain, int type, int protocol)
 {
-    if (!netif_is_initialized()) {
-        __assert_func(LWIP_TCPIP_C, 0, "tcpip_send_msg_wait_sem", "Invalid mbox");
-    }
+    if (!netif_is_initialized()) LWIP_ASSERT_NO_TCPIP();
     return socket(domain, type | SOCK_CLOEXEC, protocol);
 }
 
@@ -128,14 +122,38 @@ int lwip_connect(int s, const struct sockaddr *name, socklen_t namelen)
     return connect(s, name, namelen);
 }
 
+/* The radio loses this share of outgoing datagrams (udp-loss fault): sendto succeeds, as on a
+ * chip whose frame is lost in the air, and nothing reaches the network. */
+static _Atomic uint32_t s_loss_ppm;
+
+void sockets_set_udp_loss(double percent)
+{
+    if (!(percent > 0)) percent = 0;
+    if (percent > 100) percent = 100;
+    atomic_store(&s_loss_ppm, (uint32_t)(percent * 10000.0));
+}
+
+static bool lost_in_air(int s)
+{
+    uint32_t ppm = atomic_load(&s_loss_ppm);
+    int type = 0;
+    socklen_t len = sizeof(type);
+    if (ppm == 0 || getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_DGRAM) {
+        return false;
+    }
+    return esp_random() % 1000000u < ppm;
+}
+
 ssize_t lwip_sendto(int s, const void *data, size_t size, int flags, const struct sockaddr *to,
                     socklen_t tolen)
 {
     bind_node_addr(s);
+    if (lost_in_air(s)) return (ssize_t)size;
     return sendto(s, data, size, flags | MSG_NOSIGNAL, to, tolen);
 }
 
 ssize_t lwip_send(int s, const void *data, size_t size, int flags)
 {
+    if (lost_in_air(s)) return (ssize_t)size;
     return send(s, data, size, flags | MSG_NOSIGNAL);
 }

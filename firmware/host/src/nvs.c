@@ -192,6 +192,8 @@ static void activate(void)
     order_insert(p);
 }
 
+static esp_err_t recover_freeing(void);
+
 static esp_err_t load(void)
 {
     s_npages = (int)(s_part->size / PAGE_SIZE);
@@ -235,6 +237,8 @@ static esp_err_t load(void)
     } else {
         s_next_seq = s_pages[s_order[s_nused - 1]].seq + 1;
     }
+    err = recover_freeing();
+    if (err != ESP_OK) return err;
     /* nvs_pagemanager.cpp: a writable partition needs one free page for reclaiming. */
     if (free_count() == 0) return ESP_ERR_NVS_NO_FREE_PAGES;
     return ESP_OK;
@@ -249,17 +253,24 @@ static bool key_eq(const item_t *it, const char *key)
     return key == NULL || strncmp(it->key, key, sizeof(it->key)) == 0;
 }
 
+/* The first written entry of page p at or after i (ENTRY_COUNT if none), and its span. */
+static int next_written(int p, int i, int *span)
+{
+    while (i < ENTRY_COUNT && entry_state(p, i) != ST_WRITTEN) i++;
+    if (i < ENTRY_COUNT) {
+        const item_t *it = entry(p, i);
+        *span = it->span >= 1 && i + it->span <= ENTRY_COUNT ? it->span : 1;
+    }
+    return i;
+}
+
 static bool find(uint8_t ns, uint8_t type, const char *key, uint8_t chunk, found_t *out)
 {
     for (int k = 0; k < s_nused; k++) {
         int p = s_order[k];
-        for (int i = 0; i < ENTRY_COUNT;) {
-            if (entry_state(p, i) != ST_WRITTEN) {
-                i++;
-                continue;
-            }
+        int span = 1;
+        for (int i = next_written(p, 0, &span); i < ENTRY_COUNT; i = next_written(p, i, &span)) {
             const item_t *it = entry(p, i);
-            int span = it->span >= 1 && i + it->span <= ENTRY_COUNT ? it->span : 1;
             if (item_crc(it) != it->crc) {
                 i++;
                 continue;
@@ -311,6 +322,38 @@ static int active_page(void) { return s_order[s_nused - 1]; }
 static esp_err_t write_entries_at(int p, int i, const item_t *first, const uint8_t *payload,
                                   size_t plen);
 
+/* Page::copyItems: every written item of `src` (with its span) into the active page. */
+static esp_err_t copy_items(int src)
+{
+    int dst = active_page();
+    int o = next_free_entry(dst);
+    int span = 1;
+    for (int i = next_written(src, 0, &span); i < ENTRY_COUNT; i = next_written(src, i, &span)) {
+        const item_t *it = entry(src, i);
+        esp_err_t err = write_entries_at(dst, o, it, (const uint8_t *)entry(src, i + 1),
+                                         (size_t)(span - 1) * ENTRY_SIZE);
+        if (err != ESP_OK) return err;
+        o += span;
+        i += span;
+    }
+    return ESP_OK;
+}
+
+/* Erase a used page and return it to the free pool. */
+static esp_err_t release_page(int victim)
+{
+    esp_err_t err = esp_partition_erase_range(s_part, (size_t)victim * PAGE_SIZE, PAGE_SIZE);
+    if (err != ESP_OK) return err;
+    memset(page_ptr(victim), 0xFF, PAGE_SIZE);
+    s_pages[victim].state = PG_UNINIT;
+    s_pages[victim].header_on_flash = false;
+    for (int k = 0, w = 0; k < s_nused; k++) {
+        if (s_order[k] != victim) s_order[w++] = s_order[k];
+    }
+    s_nused--;
+    return ESP_OK;
+}
+
 /* PageManager::requestNewPage */
 static esp_err_t new_page(void)
 {
@@ -331,30 +374,27 @@ static esp_err_t new_page(void)
     esp_err_t err = set_page_state(victim, PG_FREEING);
     if (err != ESP_OK) return err;
     activate();
-    int dst = active_page();
-    int o = 0;
-    for (int i = 0; i < ENTRY_COUNT;) {
-        if (entry_state(victim, i) != ST_WRITTEN) {
-            i++;
-            continue;
+    err = copy_items(victim);
+    return err != ESP_OK ? err : release_page(victim);
+}
+
+/* PageManager::load: a page left FREEING (power lost while reclaiming it) is reclaimed again:
+ * the half-filled new page is erased, a fresh one receives the items, the old page is erased. */
+static esp_err_t recover_freeing(void)
+{
+    for (int k = 0; k < s_nused; k++) {
+        int p = s_order[k];
+        if (s_pages[p].state != PG_FREEING) continue;
+        int last = active_page();
+        if (last != p && s_pages[last].state == PG_ACTIVE) {
+            esp_err_t err = release_page(last);
+            if (err != ESP_OK) return err;
         }
-        const item_t *it = entry(victim, i);
-        int span = it->span >= 1 && i + it->span <= ENTRY_COUNT ? it->span : 1;
-        err = write_entries_at(dst, o, it, (const uint8_t *)entry(victim, i + 1),
-                               (size_t)(span - 1) * ENTRY_SIZE);
-        if (err != ESP_OK) return err;
-        o += span;
-        i += span;
+        if (free_count() == 0) return ESP_ERR_NVS_NO_FREE_PAGES;
+        activate();
+        esp_err_t err = copy_items(p);
+        return err != ESP_OK ? err : release_page(p);
     }
-    err = esp_partition_erase_range(s_part, (size_t)victim * PAGE_SIZE, PAGE_SIZE);
-    if (err != ESP_OK) return err;
-    memset(page_ptr(victim), 0xFF, PAGE_SIZE);
-    s_pages[victim].state = PG_UNINIT;
-    s_pages[victim].header_on_flash = false;
-    for (int k = 0, w = 0; k < s_nused; k++) {
-        if (s_order[k] != victim) s_order[w++] = s_order[k];
-    }
-    s_nused--;
     return ESP_OK;
 }
 

@@ -42,7 +42,8 @@ long json_get_int(const json_msg_t *m, const char *key, long def);
 
 /* ---- dispatch of link messages to the modules ---- */
 void wifi_on_link(const json_msg_t *m);          /* {"t":"wifi"} and {"t":"csi"} */
-void wdt_on_fault(const char *name);             /* {"t":"fault"} */
+void wdt_on_fault(const char *name);             /* {"t":"fault","name":"hang"} */
+void sockets_set_udp_loss(double percent);       /* {"t":"fault","name":"udp-loss"} */
 
 /* ---- crash paths ---- */
 void port_panic(const char *reason_for_link, const char *fmt, ...)
@@ -80,5 +81,14 @@ void sha256_final(sha256_ctx_t *c, uint8_t out[32]);
 /* ---- partitions ---- */
 void partition_table_load(void);
 void wdt_startup(void);
+void port_install_crash_handlers(void);
 void __assert_func(const char *file, int line, const char *func, const char *expr)
     __attribute__((noreturn));
+
+/* lwIP without its TCP/IP thread: the netconn layer posts to tcpip_mbox, still invalid, and
+ * LWIP_ASSERT("Invalid mbox", sys_mbox_valid_val(tcpip_mbox)) in tcpip_send_msg_wait_sem fires
+ * (src/api/tcpip.c line 449 on esp-lwip's 2.1.3-esp branch, the lwIP of ESP-IDF 5.x), printed
+ * by newlib's __assert_func as on the chip. */
+#define LWIP_ASSERT_NO_TCPIP() \
+    __assert_func("/IDF/components/lwip/lwip/src/api/tcpip.c", 449, "tcpip_send_msg_wait_sem", \
+                  "Invalid mbox")

@@ -83,6 +83,57 @@ void port_panic(const char *reason_for_link, const char *fmt, ...)
     abort();
 }
 
+/* ---- faults outside the port's own checks ------------------------------------------------
+ * What the chip's panic handler prints for a CPU exception or a bare abort(), written with
+ * async-signal-safe calls only; then the process dies by SIGABRT like every other panic. */
+
+static void write_all(int fd, const char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w <= 0) return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+static void on_fault(int sig)
+{
+    const char *what = sig == SIGSEGV ? "LoadProhibited" : sig == SIGBUS ? "LoadStoreAlignment"
+                     : sig == SIGILL ? "IllegalInstruction" : "IntegerDivideByZero";
+    write_all(2, "\nGuru Meditation Error: Core  0 panic'ed (");
+    write_all(2, what);
+    write_all(2, "). Exception was unhandled.\n\nBacktrace: (host build: not available)\n\n");
+    write_all(3, "{\"t\":\"panic\",\"reason\":\"panic\"}\n");
+    signal(SIGABRT, SIG_DFL);
+    abort();
+}
+
+static void on_abort(int sig)
+{
+    (void)sig;
+    write_all(2, "\nabort() was called at PC 0x42000000 on core 0\n\nBacktrace: (host build: not "
+                 "available)\n\n");
+    write_all(3, "{\"t\":\"panic\",\"reason\":\"panic\"}\n");
+    signal(SIGABRT, SIG_DFL);
+    raise(SIGABRT);
+}
+
+void port_install_crash_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_fault;
+    sa.sa_flags = (int)SA_RESETHAND;
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+    sigaction(SIGILL, &sa, NULL);
+    sigaction(SIGFPE, &sa, NULL);
+    sa.sa_handler = on_abort;
+    sigaction(SIGABRT, &sa, NULL);
+}
+
 void esp_system_abort(const char *details)
 {
     port_panic("panic", "%s", details);
