@@ -145,6 +145,23 @@ def test_an_update_that_crashes_is_rolled_back_by_the_bootloader(fleet, fault):
     assert b"Guru Meditation Error" in node.console_tail
 
 
+def test_without_a_rollback_bootloader_a_crashing_update_loops(fleet):
+    """A node whose bootloader lacks rollback (moved from RuView 0.6.x by OTA): the firmware
+    says so, and an update that crashes at boot crash-loops instead of going back."""
+    fl = fleet(1)
+    node = fl.nodes[0]
+    node.install_bootloader(rollback=False)
+    node.reboot("poweron")
+    assert status(node)["rollback_capable"] is False
+    node.faults.crash_loop = True
+    assert upload(node, build_app_image("0.7.9")).status_code == 200
+    assert node.wait_for(lambda n: n.crash_count >= 3, 30), "it keeps crashing"
+    assert node.version == "0.7.9", "and never goes back to the previous slot"
+    node.faults.crash_loop = False   # a good build of the same version is flashed, say
+    assert node.wait_for(lambda n: n.running and n.version == "0.7.9", 30)
+    assert status(node)["ota_state"] == "valid" and status(node)["rollback_capable"] is False
+
+
 def test_mdns_and_telemetry_come_from_the_firmware(fleet):
     from zeroconf import Zeroconf
 

@@ -50,7 +50,7 @@ class BootChoice:
     partition: Any       # partitions.Partition
     info: Any            # ota.image.ImageInfo of the verified image
     state: int           # otadata state of that slot as the app will see it
-    first_boot: bool     # the entry was NEW: first boot after esp_ota_set_boot_partition
+    first_boot: bool     # the entry was NEW: booting an update (every boot, without rollback)
     apps: list           # every OTA app partition, in slot order
     parts: list          # the whole partition table
 
@@ -89,6 +89,22 @@ def load_image(flash: FlashImage, part: Any, chip_rev: int):
         return inspect_image(flash.read(part.offset, length), chip_rev=chip_rev)
     except ImageError:
         return None
+
+
+def bootloader_rolls_back(flash: FlashImage) -> bool:
+    """Whether the 2nd-stage bootloader at 0x0 was built with CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE.
+
+    Ours says so in its esp_bootloader_desc_t (first bytes of its first segment, at 0x0 + 24 + 8):
+    magic byte 80 and version RV_BOOTLOADER_ROLLBACK_MARK (firmware/sdkconfig.defaults). Any other
+    bootloader (RuView 0.6.x's, IDF's default) boots an OTA slot without the rollback states.
+    """
+    from ruview_cli.sim.appimage import BOOTLOADER_DESC_MAGIC, BOOTLOADER_VERSION_OURS
+
+    head = flash.read(0, 40)
+    if head[0] != 0xE9:
+        return False
+    magic, version = head[32], struct.unpack_from("<I", head, 36)[0]
+    return magic == BOOTLOADER_DESC_MAGIC and version == BOOTLOADER_VERSION_OURS
 
 
 def otadata_of(flash: FlashImage, parts: list) -> OtaData:
@@ -132,11 +148,11 @@ def select_app(flash: FlashImage, rollback: bool, chip_rev: int,
         state = otadata.running_state(idx, len(apps)) if idx >= 0 else UNDEFINED
         entry_seq = next((e.seq for e in otadata.read()
                           if e.crc_ok and idx >= 0 and e.slot(len(apps)) == idx), None)
-        first = rollback and state == PENDING_VERIFY and before.get(entry_seq) == NEW
+        first = before.get(entry_seq) == NEW   # set by esp_ota_set_boot_partition
         log(f"I boot: Loaded app from partition at offset {part.offset:#x} ({part.name})")
         return BootChoice(idx, part, info, state, first, apps, parts)
     raise BootFailure("no bootable app partition (every slot is empty or corrupt)")
 
 
 __all__ = ["rom_banner", "select_app", "BootChoice", "BootFailure", "load_image",
-           "otadata_of", "image_length"]
+           "otadata_of", "image_length", "bootloader_rolls_back"]

@@ -160,7 +160,23 @@ class SimNode:
 
     @property
     def rollback_enabled(self) -> bool:
-        return self.flavor == "ours"
+        """Whether this node's bootloader rolls back: ours does (its description at 0x0 says
+        so); RuView 0.6.x's does not, nor does ours after a 0.6 bootloader was flashed."""
+        from ruview_cli.sim.bootloader import bootloader_rolls_back
+
+        return self.flavor == "ours" and bootloader_rolls_back(self.flash)
+
+    def install_bootloader(self, rollback: bool = True) -> None:
+        """Write a 2nd-stage bootloader at 0x0, as a USB flash does (OTA never replaces it):
+        ours (with rollback) or IDF's default, which RuView 0.6.x ships. Takes effect at the
+        next reset."""
+        from ruview_cli.sim.appimage import BOOTLOADER_VERSION_DEFAULT, \
+            BOOTLOADER_VERSION_OURS, build_bootloader_image
+
+        image = build_bootloader_image(BOOTLOADER_VERSION_OURS if rollback
+                                       else BOOTLOADER_VERSION_DEFAULT)
+        self.flash.erase(0, 0x8000)
+        self.flash.write(0, image)
 
     @property
     def node_id(self) -> int | None:
