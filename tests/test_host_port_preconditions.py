@@ -205,6 +205,7 @@ HTTPD_APP = r"""
     ESP_ERROR_CHECK(esp_event_loop_create_default());
     httpd_config_t hc = HTTPD_DEFAULT_CONFIG();
     hc.server_port = CONFIG_RUVIEW_HTTP_PORT;
+    hc.recv_wait_timeout = 1;
     httpd_handle_t server = NULL;
     ESP_ERROR_CHECK(httpd_start(&server, &hc));
     static const httpd_uri_t slow = { .uri = "/slow", .method = HTTP_GET, .handler = slow_get };
@@ -230,7 +231,10 @@ static esp_err_t sink_post(httpd_req_t *r)
     int got = 0, calls = 0;
     while (got < 10) {
         int n = httpd_req_recv(r, buf, sizeof(buf));
-        if (n <= 0) return ESP_FAIL;
+        if (n <= 0) {
+            ESP_LOGW("probe", "httpd_req_recv -> %d after %d bytes", n, got);
+            return ESP_FAIL;
+        }
         got += n;
         calls++;
     }
@@ -302,3 +306,20 @@ def test_httpd_unknown_uri_and_wrong_method_as_idf(tmp_path, loopback):
     assert missing == (404, b"Nothing matches the given URI")
     assert wrong == (405, b"Specified method is invalid for this resource")
     assert query == (200, b"ok")
+
+
+def test_httpd_recv_times_out_on_a_stalled_body(tmp_path, loopback):
+    """recv_wait_timeout: a body that stops arriving gives HTTPD_SOCK_ERR_TIMEOUT (-3) to the
+    handler; its failure closes the session (httpd_uri.c)."""
+    flash, _ = make_flash(tmp_path)
+    node = Node(_httpd_app(), flash, loopback.addr())
+    try:
+        assert node.wait_output("probe: serving"), node.output
+        with socket.create_connection((node.ip, 8032), timeout=10) as s:
+            s.sendall(b"POST /sink HTTP/1.1\r\nHost: n\r\nContent-Length: 10\r\n\r\nabc")
+            closed = s.recv(100) == b""
+    finally:
+        node.close()
+    assert closed
+    assert "httpd_req_recv -> -3 after 3 bytes" in node.output, node.output
+    assert "uri handler execution failed" in node.output
