@@ -12,7 +12,7 @@ The bootloader (sim/bootloader.py) has picked a slot; this runs that boot's firm
 * mDNS: the firmware's hostname/service/stop requests are published through the emulator's
   zeroconf advertiser (nothing published under the mdns-silent fault).
 * The end of the boot: `{"t":"restart"}` then exit 0 is esp_restart(); death by a signal is a
-  panic (or a task/interrupt watchdog when the firmware's last words say so). Either way the
+  panic, or what the port's `{"t":"panic","reason":...}` right before it named (task_wdt). Either way the
   node reboots through the bootloader with the matching reset reason, so a pending-verify image
   that dies is rolled back by the bootloader exactly as on a board, and an image that dies on
   every boot with nothing to roll back to crash-loops as a board does.
@@ -45,10 +45,6 @@ WIFI_REASON_ASSOC_LEAVE = 8
 CRASH_AFTER_S = 0.3          # crash-loop fault: the bad image dies this long after it starts
 READY_POLL_S = 0.02
 MDNS_WAIT_S = 2.0
-# What the firmware (the host port of esp_task_wdt / the interrupt watchdog) prints before it
-# aborts, mapped to the esp_reset_reason the next boot reports.
-_WATCHDOG_WORDS = ((b"task_wdt", "task_wdt"), (b"Task watchdog", "task_wdt"),
-                   (b"Interrupt wdt", "int_wdt"), (b"int_wdt", "int_wdt"))
 # esp_reset_reason names the firmware takes; an EN-pin reset (esptool's hard reset) reads as a
 # power-on reset on the ESP32-S3.
 _FIRMWARE_REASONS = {"poweron", "sw", "panic", "int_wdt", "task_wdt", "brownout", "unknown"}
@@ -80,6 +76,7 @@ class FirmwareApp:
         # a bad image crashes at every boot, until the fault is lifted
         self.crashing = node.faults.crash_loop and choice.info.sha256 in node.crashing_images
         self.restart_reason: str | None = None
+        self.panic_reason = "panic"
         self.channel = AP_CHANNEL
         self.wifi_up = False
         self.csi_on = False
@@ -91,7 +88,6 @@ class FirmwareApp:
         self._mdns_host = ""
         self._stopping = False
         self._lock = threading.Lock()
-        self._last_words = b""
         self.proc: Any = None
 
     # -- life cycle ------------------------------------------------------------------------
@@ -171,16 +167,12 @@ class FirmwareApp:
         does (an emulator problem: the node halts instead of looping)."""
         if status == 0:
             return self.restart_reason or "sw"
-        if status < 0:
-            for words, reason in _WATCHDOG_WORDS:
-                if words in self._last_words:
-                    return reason
-            return "panic"
+        if status < 0:   # the port names the cause on the link right before SIGABRT
+            return self.panic_reason if self.panic_reason in _FIRMWARE_REASONS else "panic"
         return None
 
     # -- UART0 -----------------------------------------------------------------------------
     def _on_output(self, data: bytes) -> None:
-        self._last_words = (self._last_words + data)[-2048:]
         self.node._console(data)
 
     # -- the link --------------------------------------------------------------------------
@@ -204,6 +196,8 @@ class FirmwareApp:
             self._mdns(op, msg)
         elif kind == "restart":
             self.restart_reason = str(msg.get("reason") or "sw")
+        elif kind == "panic":
+            self.panic_reason = str(msg.get("reason") or "panic")
 
     def _wifi(self, op: Any, msg: dict) -> None:
         if op == "connect":
