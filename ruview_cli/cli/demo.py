@@ -10,11 +10,7 @@ ORDER = 1
 
 HELP = """Try everything on this machine, no hardware needed (about 30 seconds).
 
-Starts three emulated ESP32-S3 nodes on loopback addresses, finds them over mDNS, provisions one
-over its serial port with esptool (only the keys named change; the rest is kept and read back),
-pushes a firmware update to another over the air and proves the new version booted, then shows
-the live vitals of all three for about 15 seconds and prints a summary. It writes nothing outside
-a temporary directory.
+Starts three emulated ESP32-S3 nodes on loopback addresses, finds them over mDNS, provisions one over its serial port with esptool (only the keys named change; the rest is kept and read back), pushes a firmware update to another over the air and proves the new version booted, then shows the live vitals of all three for about 15 seconds and prints a summary. It writes nothing outside a temporary directory.
 
 [b]Examples[/b]
 

@@ -12,10 +12,7 @@ ORDER = 80
 
 HELP = """Run emulated ESP32-S3 nodes on this machine, until Ctrl-C.
 
-Each node gets its own loopback address (127.0.0.2, .3, ...) with the HTTP control/OTA server
-on port 8032, a ROM serial loader that the real esptool talks to (socket:// URL and a pty), an
-mDNS advert (_ruview._tcp; not for --flavor ruview-0.6) and UDP telemetry computed by the
-firmware's own DSP core from a synthetic CSI scenario.
+Each node gets its own loopback address (127.0.0.2, .3, ...) with the HTTP control/OTA server on port 8032, a ROM serial loader that the real esptool talks to (socket:// URL and a pty), an mDNS advert (_ruview._tcp; not for --flavor ruview-0.6) and UDP telemetry computed by the firmware's own DSP core from a synthetic CSI scenario.
 
 [b]Examples[/b]
 
@@ -24,8 +21,7 @@ firmware's own DSP core from a synthetic CSI scenario.
   ruview sim --nodes 2 --flavor ruview-0.6 --psk $(openssl rand -hex 32)
   ruview sim --nodes 1 --fault selftest-fail --fault udp-loss=5 --json
 
-[b]--json[/b] prints one object per node as soon as it is ready, with the keys index, node_id,
-mac, ip, http_port, serial_url, pty, mdns_name, flavor, version, state, ota_psk (bool), target.
+[b]--json[/b] prints one object per node as soon as it is ready, with the keys index, node_id, mac, ip, http_port, serial_url, pty, mdns_name, flavor, version, state, ota_psk (bool), target.
 """
 
 
