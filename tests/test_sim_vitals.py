@@ -21,7 +21,7 @@ def _free_udp_port() -> int:
 def test_tail_of_a_sim_node_reports_the_scenario_breathing_rate():
     port = _free_udp_port()
     tail = subprocess.Popen(
-        ["ruview", "tail", "--json", "--bind", "127.0.0.1", "--port", str(port), "--duration", "35"],
+        ["ruview", "tail", "--json", "--bind", "127.0.0.1", "--listen", str(port), "--duration", "35"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sim = None
     try:

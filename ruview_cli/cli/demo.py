@@ -51,7 +51,7 @@ def demo(
             return
         from rich.live import Live
 
-        from ruview_cli.telemetry.table import live_table
+        from ruview_cli.cli._tail_table import live_table
 
         table = live_table(session.state, time.time(), title="ruview demo · live vitals")
         if live is None:
