@@ -154,3 +154,20 @@ def test_help_fits_the_terminal(columns):
                 continue  # an example command stays on one line to be copied whole
             assert len(line) <= columns, (path, line)
         assert "[b]" not in r.stdout and "\\[" not in r.stdout, path
+
+
+def test_bare_groups_do_the_obvious_thing(tmp_path, loopback):
+    inv = tmp_path / "ruview.toml"
+    env = {"RUVIEW_INVENTORY": str(inv), "COLUMNS": "200"}
+    assert _ruview("profiles", env=env).stdout == _ruview("profiles", "list", env=env).stdout != ""
+    assert _ruview("nodes", env=env).stdout == _ruview("nodes", "list", env=env).stdout != ""
+    # `ruview status` alone: the whole fleet (here one node that does not answer).
+    addr = loopback.addr()
+    inv.write_text(f'[nodes."34:85:18:00:00:01"]\nname = "kitchen"\nip = "{addr}"\n')
+    r = _ruview("status", "--json", "--timeout", "1", env=env)
+    (node,) = json.loads(r.stdout)["nodes"]
+    assert (node["name"], node["host"], node["ok"]) == ("kitchen", addr, False)
+    assert r.returncode == 1  # none answered
+    inv.write_text("")
+    r = _ruview("status", env=env)
+    assert r.returncode == 2 and "inventory" in r.stderr and "ruview discover" in r.stderr

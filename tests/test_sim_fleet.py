@@ -123,7 +123,7 @@ def test_sim_cli_prints_ready_nodes_and_stops_on_sigterm(listener):
     port = listener.getsockname()[1]
     proc = subprocess.Popen(
         ["ruview", "sim", "--nodes", "2", "--json", "--first-host", "150",
-         "--target", f"127.0.0.1:{port}", "--mdns-interface", "127.0.0.1", "--seed", "7"],
+         "--target", f"127.0.0.1:{port}", "--interface", "127.0.0.1", "--seed", "7"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:

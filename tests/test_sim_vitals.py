@@ -30,7 +30,7 @@ def test_tail_of_a_sim_node_reports_the_scenario_breathing_rate():
         sim = subprocess.Popen(
             ["ruview", "sim", "--nodes", "1", "--json", "--first-host", "170",
              "--scenario", "breathing:rate_bpm=15", "--target", f"127.0.0.1:{port}",
-             "--mdns-interface", "127.0.0.1"],
+             "--interface", "127.0.0.1"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         node = json.loads(sim.stdout.readline())
         out, err = tail.communicate(timeout=90)

@@ -151,7 +151,14 @@ def enable_debug_logging() -> None:
     """-v: the library's debug messages (logger "ruview_cli") on stderr."""
     import logging  # not at the top: ~6 ms of start-up most runs do not need
 
-    handler = logging.StreamHandler(sys.stderr)
+    class StderrHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            try:  # whatever sys.stderr is now (a test runner swaps it)
+                sys.stderr.write(self.format(record) + "\n")
+            except (OSError, ValueError):
+                self.handleError(record)
+
+    handler = StderrHandler()
     handler.setFormatter(logging.Formatter("ruview: debug: %(name)s: %(message)s"))
     logger = logging.getLogger("ruview_cli")
     if any(getattr(h, "ruview_verbose", False) for h in logger.handlers):

@@ -67,9 +67,12 @@ def sim(
         None, envvar="RUVIEW_SIM_PSK", help="Provision this OTA key on every node (default: none, like real boards)."
     ),
     factory: bool = typer.Option(False, help="Start with blank NVS, like boards fresh out of the box."),
-    mdns_interface: Optional[str] = typer.Option(
-        None, envvar="RUVIEW_MDNS_INTERFACE", help="Interface address for mDNS (e.g. 127.0.0.1)."
+    interface: Optional[str] = typer.Option(
+        None, "--interface", envvar="RUVIEW_MDNS_INTERFACE", metavar="ADDR",
+        help="Interface address for mDNS (e.g. 127.0.0.1).",
     ),
+    old_interface: Optional[str] = typer.Option(None, "--mdns-interface", hidden=True,
+                                                help="Deprecated spelling of --interface."),
     first_host: int = typer.Option(2, help="Last octet of the first node's 127.0.0.N address."),
     seed: int = typer.Option(0, help="Seed for MACs and scenarios (reproducible fleets)."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per node per line."),
@@ -77,11 +80,13 @@ def sim(
     import signal
     import threading
 
+    from ruview_cli.cli.common import deprecated_alias
     from ruview_cli.errors import UsageError
     from ruview_cli.sim.faults import NodeFaults, parse_fault
     from ruview_cli.sim.fleet import FleetOptions, SimFleet
     from ruview_cli.sim.scenarios import parse_scenario
 
+    mdns_interface = deprecated_alias("--mdns-interface", old_interface, "--interface", interface)
     faults = NodeFaults()
     for spec in fault or []:
         parse_fault(spec, faults)
