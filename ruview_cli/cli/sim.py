@@ -73,7 +73,7 @@ def sim(
     ),
     old_interface: Optional[str] = typer.Option(None, "--mdns-interface", hidden=True,
                                                 help="Deprecated spelling of --interface."),
-    first_host: int = typer.Option(2, help="Last octet of the first node's 127.0.0.N address."),
+    first_host: int = typer.Option(2, help="Host number of the first node in 127.0.0.0/8: 2 is 127.0.0.2, 65538 is 127.1.0.2."),
     seed: int = typer.Option(0, help="Seed for MACs and scenarios (reproducible fleets)."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per node per line."),
 ) -> None:

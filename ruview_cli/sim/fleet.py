@@ -1,6 +1,7 @@
 """An emulated fleet: many SimNodes in one process, each on its own loopback address.
 
-Node i (0-based) lives on 127.0.0.(first_host + i) — any 127/8 address works on Linux without
+Node i (0-based) lives on host number first_host + i of 127.0.0.0/8, i.e. 127.(h>>16).(h>>8).h
+(first_host 2 = 127.0.0.2) — any 127/8 address works on Linux without
 setup — with its HTTP control/OTA server on port 8032 of that address, its ROM serial loader on a
 TCP port (`socket://`) and a pty, its mDNS advert through one shared Zeroconf, and its telemetry
 sent from that address by the shared FleetStreamer.
@@ -89,7 +90,7 @@ def validate_options(options: FleetOptions) -> None:
         if not 8 <= len(psk) <= 64 or not psk.isprintable():
             raise UsageError("the OTA PSK must be 8 to 64 printable characters",
                              "give e.g. 64 hex characters: --psk $(openssl rand -hex 32)")
-    if options.first_host + options.nodes > 65535:
+    if options.first_host < 1 or options.first_host + options.nodes > 0xFFFFFE:
         raise UsageError("too many nodes for the 127.0.0.0/8 range from --first-host",
                          "lower --first-host or --nodes")
 
