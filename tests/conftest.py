@@ -84,3 +84,23 @@ _ALLOCATOR = LoopbackAllocator()
 @pytest.fixture(scope="session")
 def loopback() -> LoopbackAllocator:
     return _ALLOCATOR
+
+
+def read_json_line(proc) -> dict:
+    """The next JSON line of a started `ruview ...` process (text mode, stdout and stderr piped).
+    When the process ends instead (e.g. an emulator could not bind its address), fail with what
+    it printed on stderr, not with a JSONDecodeError."""
+    import json
+
+    line = proc.stdout.readline()
+    if not line.strip():
+        try:
+            proc.wait(timeout=10)
+        except Exception:
+            proc.kill()
+        pytest.fail(f"{' '.join(map(str, proc.args))} printed no JSON line (exit {proc.poll()}); "
+                    f"stderr:\n{proc.stderr.read()}")
+    try:
+        return json.loads(line)
+    except ValueError:
+        pytest.fail(f"not JSON: {line!r}; stderr so far is in the process output")
