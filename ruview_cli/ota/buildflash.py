@@ -122,7 +122,7 @@ def _nvs_range(files: list[FlashFile]) -> tuple[int, int]:
     table = next((f for f in files if f.role == "partition-table"), None)
     if table is not None:
         try:
-            from ruview_cli.sim.partitions import parse_table
+            from ruview_cli.partitions import parse_table
 
             for part in parse_table(table.data):
                 if part.name == "nvs":
