@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import need_system
+
 ROOT = Path(__file__).resolve().parent.parent
 FW = ROOT / "firmware"
 MAIN = FW / "main"
@@ -209,7 +211,7 @@ int main(int argc, char **argv) {
 @pytest.fixture(scope="module")
 def selftest_bin(tmp_path_factory):
     cc = shutil.which("gcc") or shutil.which("cc") or shutil.which("clang")
-    assert cc, "no C compiler: apt-get install gcc"
+    need_system("a C compiler (gcc)", cc is not None, "build-essential")
     d = tmp_path_factory.mktemp("selftest")
     (d / "driver.c").write_text(SELFTEST_DRIVER)
     exe = d / "selftest"
@@ -281,7 +283,7 @@ int main(void) {
 
 def test_every_core_nvs_key_is_loaded_into_a_matching_field(tmp_path):
     cc = shutil.which("gcc") or shutil.which("cc") or shutil.which("clang")
-    assert cc, "no C compiler: apt-get install gcc"
+    need_system("a C compiler (gcc)", cc is not None, "build-essential")
     core = FW / "components" / "ruview_edge"
     (tmp_path / "driver.c").write_text(FIELDS_DRIVER)
     exe = tmp_path / "fields"
