@@ -12,6 +12,7 @@ from typing import List, Optional
 import typer
 
 from ruview_cli.cli.common import console, deprecated_alias, report_errors
+from ruview_cli.cli._text import plain, safe
 from ruview_cli.errors import UsageError
 
 ORDER = 40
@@ -114,9 +115,9 @@ def tail(
             state = session.state
             # A replay ages nodes by the recording's clock, a live run by the wall clock.
             clock = (lambda t: state.last_t or t) if replay else None
-            live = LiveTable(out, state, f"ruview tail · {source_text}", clock)
+            live = LiveTable(out, state, f"ruview tail · {plain(source_text)}", clock)
             session.on_tick = live.tick
-        console(stderr=True).print(note, style="dim", soft_wrap=True, markup=False)
+        console(stderr=True).print(plain(note), style="dim", soft_wrap=True, markup=False)
     elif replay is None:
         from ruview_cli.telemetry.receiver import rcvbuf_size
 
@@ -163,10 +164,10 @@ def tail(
                       highlight=False)
         out.print(summary_table(summary), soft_wrap=piped)
         if recorder is not None:
-            out.print(f"recorded {recorder.records} datagrams to {recorder.path}")
+            out.print(f"recorded {recorder.records} datagrams to {safe(recorder.path)}")
         if session.replay_stats is not None and session.replay_stats.skipped:
             skipped = ", ".join(f"{v} {k}" for k, v in session.replay_stats.skipped.items())
-            out.print(f"[dim]skipped in the recording: {skipped}[/]")
+            out.print(f"[dim]skipped in the recording: {safe(skipped)}[/]")
     if summary["datagrams"] == 0:
         _nothing_arrived(source_text, as_json, listen_port if replay is None else None)
 
@@ -184,11 +185,9 @@ def _nothing_arrived(source_text: str, as_json: bool, port: Optional[int]) -> No
     if as_json:
         _status({"event": "warning", "message": message, "fix": fix})
     else:
-        from rich.markup import escape
-
         err = console(stderr=True)
-        err.print(f"[bold yellow]warning:[/] {escape(message)}", soft_wrap=True)
-        err.print(f"[bold]fix:[/] {escape(fix)}", soft_wrap=True)
+        err.print(f"[bold yellow]warning:[/] {safe(message)}", soft_wrap=True)
+        err.print(f"[bold]fix:[/] {safe(fix)}", soft_wrap=True)
 
 
 def _kinds(kinds: Optional[List[str]]) -> Optional[frozenset]:
