@@ -314,7 +314,7 @@ def test_port_in_use_is_a_clear_error(run_tail):
         rc, _, _ = tail.finish()
     err = "".join(tail.err_lines)
     assert rc == 1
-    assert f"port {port} is in use by another process: stop it or use --port" in err
+    assert f"port {port} is in use by another process: stop it or use --listen PORT" in err
     assert "Traceback" not in err
 
 

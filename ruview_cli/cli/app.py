@@ -29,6 +29,7 @@ COMMANDS = (
     ("config", "config", "Read a node's configuration."),
     ("profiles", "profiles", "Configuration presets for `ruview provision --profile`."),
     ("tail", "tail", "Watch live decoded telemetry (vitals, CSI frame rate, loss) from every node."),
+    ("bridge", "bridge", "Publish every node's vitals to an MQTT broker, with Home Assistant discovery."),
     ("ota", "ota", "Update node firmware over the network (HTTP OTA), safely, one canary first."),
     ("image", "image", "Inspect firmware images."),
     ("flash", "flash", "Flash a complete ESP-IDF build over USB serial."),
@@ -68,7 +69,8 @@ def _plain_tree(cmd: Any) -> None:
 def load_command(name: str) -> Any:
     """Import one command module and return its click command (a group for nodes, config, ...)."""
     module = importlib.import_module(f"ruview_cli.cli.{_MODULE[name]}")
-    _log().debug("command %s: loaded %s", name, module.__name__)
+    if _debug:  # logging itself is not imported unless -v asked for it
+        _log().debug("command %s: loaded %s", name, module.__name__)
     holder = typer.Typer(rich_markup_mode=None)
     holder.callback()(lambda: None)  # a group even when the module registers one command
     module.register(holder)
@@ -76,6 +78,9 @@ def load_command(name: str) -> Any:
     cmd = group.commands[name]
     _plain_tree(cmd)
     return cmd
+
+
+_debug = False
 
 
 def _log() -> Any:
@@ -150,6 +155,9 @@ def _print_version(as_json: bool) -> None:
 def enable_debug_logging() -> None:
     """-v: the library's debug messages (logger "ruview_cli") on stderr."""
     import logging  # not at the top: ~6 ms of start-up most runs do not need
+
+    global _debug
+    _debug = True
 
     class StderrHandler(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
