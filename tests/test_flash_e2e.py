@@ -83,15 +83,12 @@ def test_flash_boots_new_app_and_keeps_nvs(node, tmp_path):
 
 def test_flash_after_ota_to_slot_1_boots_the_flashed_slot(node, tmp_path):
     """otadata is reset by the flash, so the bootloader leaves ota_1 for the new ota_0."""
-    import hashlib
-    import requests
+    from ota_upload import signed_upload
 
     fl, n, url = node
     img = build_app_image("0.7.5")
     n.ota_reboot_delay_s = 0.05
-    r = requests.post(f"http://{n.ip}:8032/ota", data=img, timeout=20,
-                      headers={"Authorization": f"Bearer {PSK}",
-                               "X-Image-SHA256": hashlib.sha256(img).hexdigest()})
+    r = signed_upload(f"http://{n.ip}:8032", img, PSK, timeout=20)
     assert r.status_code == 200
     assert n.wait_for(lambda x: x.version == "0.7.5" and x.ota_state == "valid", 15)
     r = run(str(make_build(tmp_path)), "--port", url)

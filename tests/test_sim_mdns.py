@@ -117,8 +117,9 @@ def test_txt_version_follows_an_ota_update(fleet):
     node = add(7)
     name = f"ruview-7-{node.mac[-2:].hex()}.{SERVICE_TCP}"
     assert seen.wait(lambda: name in seen.names[SERVICE_TCP])
-    r = requests.post(f"http://{node.ip}:{node.http_port}/ota", data=build_app_image("2.0.0"),
-                      headers={"Authorization": f"Bearer {PSK}"}, timeout=30)
+    from ota_upload import signed_upload
+
+    r = signed_upload(f"http://{node.ip}:{node.http_port}", build_app_image("2.0.0"), PSK)
     assert r.status_code == 200
     assert node.wait_for(lambda n: n.running and n.version == "2.0.0" and n.ota_state == "valid")
 

@@ -65,6 +65,7 @@ def test_status_of_our_firmware(boot):
         "node_id": 4, "mac": "24:6f:28:7a:b1:c2", "chip": "esp32s3", "project_name": "ruview",
         "app_sha256": hashlib.sha256(app).hexdigest(), "ota_state": "valid", "rollback": None,
         "uptime_s": st["uptime_s"], "edge_tier": 1, "reset_reason": "poweron",
+        "auth": "hmac-sha256", "chip_revision": 2, "rollback_capable": True, "csi_dropped": 0,
     }
     assert isinstance(st["uptime_s"], int) and st["uptime_s"] >= 0
     assert node.node_id == 4 and node.config.target_port == 5005

@@ -12,6 +12,7 @@ import threading
 import pytest
 import requests
 
+from ota_upload import hmac_authorization
 from ruview_cli.config.nvs import NvsValue
 from ruview_cli.sim.appimage import build_app_image
 from ruview_cli.sim.faults import NodeFaults
@@ -63,9 +64,19 @@ def status(node) -> dict:
     return r.json()
 
 
+def hmac_auth(node, key: str, digest: str, length: int) -> str:
+    return hmac_authorization(url(node, ""), key, digest, length)
+
+
 def upload(node, image: bytes, psk: str | None = PSK, sha: str | None = None):
+    """Our firmware: HMAC challenge-response (X-Image-SHA256 defaults to the image's digest);
+    RuView 0.6.x: Bearer."""
     headers = {"Content-Type": "application/octet-stream"}
-    if psk is not None:
+    if node.flavor == "ours":
+        sha = hashlib.sha256(image).hexdigest() if sha is None else sha
+        if psk is not None:
+            headers["Authorization"] = hmac_auth(node, psk, sha, len(image))
+    elif psk is not None:
         headers["Authorization"] = f"Bearer {psk}"
     if sha is not None:
         headers["X-Image-SHA256"] = sha
@@ -209,6 +220,10 @@ def test_psk_rules(make_node):
         r = upload(node, image, psk=bad)
         assert r.status_code == 403 and r.json()["code"] == "auth"
         assert PSK not in r.text
+    # the key in clear is refused by our firmware, whatever its spelling
+    r = requests.post(url(node, "/ota"), data=image, timeout=10,
+                      headers={"Authorization": f"Bearer {PSK}", "X-Image-SHA256": sha(image)})
+    assert r.status_code == 403 and r.json()["code"] == "auth_scheme"
     r = requests.post(url(node, "/ota"), data=image, timeout=10,
                       headers={"Authorization": f"bearer {PSK}"})  # prefix is exact
     assert r.status_code == 403
@@ -243,16 +258,24 @@ def test_length_rules_ours(make_node):
     node = make_node()
     conn = http.client.HTTPConnection(node.ip, node.http_port, timeout=10)
     conn.putrequest("POST", "/ota", skip_accept_encoding=True)
-    conn.putheader("Authorization", f"Bearer {PSK}")
+    conn.putheader("Authorization", hmac_auth(node, PSK, sha(b""), 0))
     conn.endheaders()
     resp = conn.getresponse()
     assert resp.status == 411
     conn.close()
     r = upload(node, b"")
     assert r.status_code == 400 and r.json()["code"] == "empty"
-    too_big = b"\xe9" + b"\0" * (status(node)["max_size"])
-    r = upload(node, too_big)
-    assert r.status_code == 413 and r.json()["code"] == "too_large"
+    # too large: refused from the headers alone; the node does not wait for 2 MB of body
+    size = status(node)["max_size"] + 1
+    digest = "ab" * 32
+    with socket.create_connection((node.ip, node.http_port), timeout=10) as s:
+        s.sendall(f"POST /ota HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n"
+                  f"X-Image-SHA256: {digest}\r\n"
+                  f"Authorization: {hmac_auth(node, PSK, digest, size)}\r\n\r\n".encode())
+        reply = b""
+        while chunk := s.recv(4096):   # the node answers and closes: nothing is drained
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 413") and b'"too_large"' in reply
 
 
 # --- RuView 0.6.x flavour -----------------------------------------------------------------------

@@ -7,14 +7,13 @@ keep-alive, error bodies as the firmware sends them. Two flavours:
   ESP_FAIL so esp_http_server closes the socket at once — the unread request body makes the
   kernel send a RST, so a client may see a reset instead of the status. Size limit 921600 B.
   No PSK → 403, wrong PSK → 403, Content-Length missing/0/too big → 400, bad image → 500.
-* "ours": JSON error bodies `{"error": ..., "code": ...}`; after an early refusal the handler
-  returns ESP_OK, so esp_http_server drains the rest of the body and the client always reads
-  the status. No PSK → 403 (`ota_disabled`), wrong PSK → 403 (`auth`), no Content-Length or
-  chunked → 411 (`length_required`), Content-Length 0 → 400 (`empty`), larger than the OTA slot
-  → 413 (`too_large`), malformed X-Image-SHA256 → 400 (`bad_digest_header`), digest differs →
-  422 (`digest_mismatch`), image refused by inspect_image → 422 (`invalid_image`, reason in
-  `error`), flash failure → 500 (`write_failed`), running app still pending_verify → 409
-  (`pending_verify`, as esp_ota_begin refuses then).
+* "ours": answers exactly as firmware/main/http_ota.c + ota_admission.c do, per the table in
+  docs/protocol.md §5 (tests/test_http_contract.py checks both against it): JSON error bodies
+  `{"error": ..., "code": ...}`; HMAC-SHA256 challenge-response (GET /ota/nonce, one
+  outstanding single-use nonce, 60 s), Bearer refused (403 `auth_scheme`); every refusal is
+  decided from the headers before the body is read; a refused body is discarded only up to
+  16 KiB (RV_OTA_DRAIN_MAX), anything longer closes the connection; one upload at a time
+  (409 `busy`); after a 200 every upload gets 503 `rebooting`.
 Success (both): 200 JSON with "status":"ok", then the node reboots about 1 s later.
 """
 
@@ -24,6 +23,7 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 import selectors
 import socket
 import struct
@@ -40,19 +40,80 @@ RECV_TIMEOUT_S = 30         # config.recv_wait_timeout in the firmware
 OTA_REBOOT_DELAY_S = 1.0    # vTaskDelay(1000) before esp_restart()
 NO_PSK_MESSAGE = ("OTA disabled: no ota_psk provisioned (write security/ota_psk over USB, "
                   "e.g. ruview provision --ota-psk)")
-AUTH_MESSAGE = "Authentication required. Use: Authorization: Bearer <psk>"
-MAX_DRAIN = 16 * 1024 * 1024
+AUTH_MESSAGE = "Authentication required. Use: Authorization: Bearer <psk>"  # RuView 0.6.x
+HMAC_AUTH_MESSAGE = ("Authentication required: Authorization: RV-HMAC-SHA256 nonce=<32 hex>, "
+                     "mac=<64 hex> (HMAC-SHA256 of the request with the OTA key)")
+MAX_DRAIN = 16 * 1024 * 1024    # RuView 0.6.x: the server purges what it can
+DRAIN_MAX_OURS = 16 * 1024      # firmware/main/ota_admission.h RV_OTA_DRAIN_MAX
+NONCE_TTL_S = 60                # firmware/main/ota_auth.h RV_NONCE_TTL_S
+MAC_CONTEXT = "ruview-ota-v1"
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+_LOWER_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HMAC_AUTH = re.compile(r"^RV-HMAC-SHA256 +nonce=([0-9a-f]{32}), *mac=([0-9a-f]{64}) *$")
+
+# Human text of each refusal (the "code" and status are the contract; the text is advice).
+_OURS_TEXT = {
+    "ota_disabled": NO_PSK_MESSAGE,
+    "auth_scheme": ("Bearer is refused: the key must not cross the network. Use GET /ota/nonce "
+                    "and Authorization: RV-HMAC-SHA256 nonce=<hex>, mac=<hex> (ruview >= 0.8)"),
+    "auth": HMAC_AUTH_MESSAGE,
+    "length_required": "Content-Length required (chunked uploads are not supported)",
+    "bad_digest_header": "X-Image-SHA256 must be 64 lowercase hex digits (it is part of the MAC)",
+    "nonce": "nonce unknown, used or expired: fetch a new one from GET /ota/nonce",
+    "rebooting": ("an update was just accepted and the node is restarting; retry after it is "
+                  "back"),
+    "busy": "another upload is in progress",
+    "pending_verify": ("the running app has not passed its self-test yet; retry when "
+                       "/ota/status shows ota_state valid"),
+    "empty": "empty upload: Content-Length is 0",
+    "write_failed": "no OTA slot to write to",
+    "too_large": "image exceeds the OTA slot (max_size in /ota/status)",
+}
 
 
 class _Dropped(Exception):
     """The drop-after fault fired: the link dies mid-body."""
 
 
+class _FlashError(Exception):
+    """esp_ota_write failed: the firmware answers 500 write_failed and closes."""
+
+
 class _Refuse(Exception):
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str | None = None):
+        message = message if message is not None else _OURS_TEXT.get(code, code)
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.received = 0   # body bytes read before the refusal
+
+
+class NonceStore:
+    """firmware/main/ota_auth.c: one outstanding nonce, single use, expires after 60 s."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._nonce: str | None = None
+        self._expires = 0.0
+
+    def issue(self) -> str:
+        nonce = secrets.token_hex(16)
+        with self._lock:
+            self._nonce, self._expires = nonce, time.monotonic() + NONCE_TTL_S
+        return nonce
+
+    def take(self, given: str | None) -> bool:
+        """Every POST /ota consumes the outstanding nonce, whatever its outcome."""
+        with self._lock:
+            nonce, self._nonce = self._nonce, None
+            fresh = time.monotonic() < self._expires
+        return (nonce is not None and given is not None and fresh
+                and hmac.compare_digest(nonce, given))
+
+
+def ota_mac(key: str, nonce: str, sha256_hex: str, length: int) -> str:
+    """Contract A's MAC (docs/protocol.md §5)."""
+    msg = f"{MAC_CONTEXT}\n{nonce}\n{sha256_hex}\n{length}".encode()
+    return hmac.new(key.encode(), msg, hashlib.sha256).hexdigest()
 
 
 class NodeRequestHandler(BaseHTTPRequestHandler):
@@ -113,7 +174,9 @@ class NodeRequestHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         if self.path.split("?", 1)[0] == "/ota/status":
-            self._json(200, self.node.status())
+            self._json(200, self._status())
+        elif self.path.split("?", 1)[0] == "/ota/nonce" and self.ours:
+            self._json(200, {"nonce": self.server.nonces.issue(), "ttl_s": NONCE_TTL_S})
         elif self.path.split("?", 1)[0] == "/ota":
             self._not_allowed()
         else:
@@ -138,6 +201,15 @@ class NodeRequestHandler(BaseHTTPRequestHandler):
         self._send(405, b"Request method for this URI is not handled by server", "text/html")
         self._drain(length)
 
+    def _status(self) -> dict:
+        status = self.node.status()
+        if self.ours:
+            # firmware/main/http_ota.c status_get: contract A and issue 10's fields. The
+            # emulated radio feeds no CSI callback here, so the rate gate dropped nothing.
+            status.update({"auth": "hmac-sha256", "chip_revision": self.node.chip_rev,
+                           "rollback_capable": self.node.rollback_enabled, "csi_dropped": 0})
+        return status
+
     def _content_length(self) -> int | None:
         raw = self.headers.get("Content-Length")
         if raw is None:
@@ -150,7 +222,8 @@ class NodeRequestHandler(BaseHTTPRequestHandler):
 
     # --- OTA -------------------------------------------------------------------------------
 
-    def _check_auth(self) -> None:
+    def _check_bearer(self) -> None:
+        """RuView 0.6.x: the PSK in clear."""
         psk = self.node.ota_psk
         if not psk:
             raise _Refuse(403, "ota_disabled", NO_PSK_MESSAGE)
@@ -159,70 +232,121 @@ class NodeRequestHandler(BaseHTTPRequestHandler):
         if token is None or not hmac.compare_digest(token.encode(), psk.encode()):
             raise _Refuse(403, "auth", AUTH_MESSAGE)
 
+    def _admit_ours(self, length: int | None, chunked: bool) -> str:
+        """firmware/main/ota_admission.c rv_ota_admit, same order; returns the digest hex."""
+        node, server = self.node, self.server
+        psk = node.ota_psk
+        header = self.headers.get("Authorization")
+        m = _HMAC_AUTH.match(header or "")
+        # every POST consumes the outstanding nonce, whatever happens next
+        nonce_ok = server.nonces.take(m.group(1) if m else None)
+        want = self.headers.get("X-Image-SHA256") or ""
+        if not psk:
+            raise _Refuse(403, "ota_disabled")
+        if header is not None and header.startswith("Bearer "):
+            raise _Refuse(403, "auth_scheme")
+        if m is None:
+            raise _Refuse(403, "auth")
+        if length is None or length < 0 or chunked:
+            raise _Refuse(411, "length_required")
+        if not _LOWER_HEX64.match(want):
+            raise _Refuse(400, "bad_digest_header")
+        if not nonce_ok:
+            raise _Refuse(403, "nonce")
+        if not hmac.compare_digest(ota_mac(psk, m.group(1), want, length), m.group(2)):
+            raise _Refuse(403, "auth")
+        if server.rebooting:
+            raise _Refuse(503, "rebooting")
+        if server.upload_lock.locked():
+            raise _Refuse(409, "busy")
+        if node.ota_state == "pending_verify":
+            # esp_ota_begin refuses (ESP_ERR_OTA_ROLLBACK_INVALID_STATE) until the running
+            # app has confirmed itself; the firmware asks before reading the body.
+            raise _Refuse(409, "pending_verify")
+        if length == 0:
+            raise _Refuse(400, "empty")
+        if node.max_size <= 0:
+            raise _Refuse(500, "write_failed")
+        if length > node.max_size:
+            raise _Refuse(413, "too_large")
+        return want
+
+    def _admit_06(self, length: int | None, chunked: bool) -> None:
+        self._check_bearer()
+        if length is None or chunked or length <= 0 or length > self.node.max_size:
+            raise _Refuse(400, "size", "Invalid firmware size (must be 1B - 900KB)")
+
+    def _refuse_ours(self, refuse: _Refuse, unread: int | None, chunked: bool) -> None:
+        """http_ota.c refuse(): answer, then discard at most DRAIN_MAX_OURS or close."""
+        close = chunked or unread is None or unread < 0 or unread > DRAIN_MAX_OURS
+        self._json(refuse.status, {"error": refuse.message, "code": refuse.code})
+        if close:
+            self.close_connection = True
+        elif unread:
+            self._drain(unread)
+
     def _ota(self) -> None:
         node = self.node
         length = self._content_length()
         chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
         try:
-            self._check_auth()
-            limit = node.max_size
-            if self.ours and node.ota_state == "pending_verify":
-                # esp_ota_begin refuses (ESP_ERR_OTA_ROLLBACK_INVALID_STATE) until the running
-                # app has confirmed itself.
-                raise _Refuse(409, "pending_verify",
-                              "the running app has not passed its self-test yet; retry when "
-                              "/ota/status shows ota_state valid")
             if self.ours:
-                if length is None or chunked:
-                    raise _Refuse(411, "length_required",
-                                  "Content-Length required (chunked uploads are not supported)")
-                if length <= 0:
-                    raise _Refuse(400, "empty", "empty upload: Content-Length is 0")
-                if length > limit:
-                    raise _Refuse(413, "too_large",
-                                  f"image of {length} bytes exceeds the OTA slot ({limit} bytes)")
-                want = (self.headers.get("X-Image-SHA256") or "").strip()
-                if want and not _HEX64.match(want):
-                    raise _Refuse(400, "bad_digest_header",
-                                  "X-Image-SHA256 must be 64 hex digits")
+                want = self._admit_ours(length, chunked)
             else:
                 want = ""
-                if length is None or chunked or length <= 0 or length > limit:
-                    raise _Refuse(400, "size", "Invalid firmware size (must be 1B - 900KB)")
+                self._admit_06(length, chunked)
         except _Refuse as refuse:
-            # ours drains what the client sends (bounded) so it reads the status; a chunked or
-            # absurdly long body is not drained — the connection is closed instead.
-            drain = length if length and 0 < length <= MAX_DRAIN and not chunked else 0
-            self._error(refuse.status, refuse.code, refuse.message, body_left=drain)
-            if self.ours and (chunked or (length and length > MAX_DRAIN)):
-                self.close_connection = True
+            if self.ours:
+                self._refuse_ours(refuse, length, chunked)
+            else:
+                self._error(refuse.status, refuse.code, refuse.message)
             return
+        if self.ours:
+            if not self.server.upload_lock.acquire(blocking=False):
+                self._refuse_ours(_Refuse(409, "busy"), length, chunked)
+                return
+            try:
+                self._receive_and_install(length, want)
+            finally:
+                self.server.upload_lock.release()
+        else:
+            self._receive_and_install(length, want)
 
-        session = node.ota_begin()
+    def _receive_and_install(self, length: int, want: str) -> None:
+        node = self.node
         digest = hashlib.sha256()
-        received = 0
+        sessions: list = []   # esp_ota_begin happens on the first chunk (http_ota.c)
         try:
-            received = self._receive(session, length, digest)
-        except _Dropped:
-            session.abort()
-            self._reset_connection()
+            received = self._receive(sessions, length, digest)
+        except _Refuse as refuse:   # first byte not 0xE9: flash untouched
+            self._refuse_ours(refuse, length - refuse.received, False)
             return
-        except OSError:
-            session.abort()
+        except _FlashError as exc:
+            sessions[0].abort()
+            self._error(500, "write_failed", f"OTA write failed: {exc}")
             self.close_connection = True
             return
-        if received < length:  # client closed early: esp_ota_abort, "Receive error"
-            session.abort()
-            if self.ours:
-                self._error(500, "receive_error", f"Receive error at byte {received}")
-            else:
+        except (_Dropped, OSError) as exc:
+            for session in sessions:
+                session.abort()
+            if isinstance(exc, _Dropped):
+                self._reset_connection()
+            self.close_connection = True
+            return
+        session = sessions[0] if sessions else None
+        if received < length or session is None:
+            # client closed early: esp_ota_abort; ours closes without an answer (ESP_FAIL)
+            if session is not None:
+                session.abort()
+            if not self.ours:
                 self._error(500, "receive_error", "Receive error")
             self.close_connection = True
             return
-        if want and digest.hexdigest().lower() != want.lower():
+        got = digest.hexdigest()
+        if want and got != want:
             session.abort()
             self._error(422, "digest_mismatch",
-                        f"X-Image-SHA256 mismatch: received image hashes to {digest.hexdigest()}")
+                        f"X-Image-SHA256 mismatch: received image hashes to {got}")
             return
         from ruview_cli.ota.image import ImageError
 
@@ -239,14 +363,15 @@ class NodeRequestHandler(BaseHTTPRequestHandler):
             self._error(500, "write_failed", f"OTA write failed: {exc}")
             return
         if self.ours:
+            self.server.rebooting = True   # from here on every upload is refused
             self._json(200, {"status": "ok", "version": info.version,
-                             "next_partition": session.partition.name,
-                             "message": "OTA update successful. Rebooting..."})
+                             "next_partition": session.partition.name, "size": length,
+                             "sha256": got, "message": "OTA update successful. Rebooting..."})
         else:
             self._json(200, {"status": "ok", "message": "OTA update successful. Rebooting..."})
         node.schedule_reboot("sw", node.ota_reboot_delay_s)
 
-    def _receive(self, session: Any, length: int, digest: Any) -> int:
+    def _receive(self, sessions: list, length: int, digest: Any) -> int:
         node = self.node
         drop_at = node.take_drop_fault()
         rate = node.faults.throttle_kbps
@@ -261,7 +386,17 @@ class NodeRequestHandler(BaseHTTPRequestHandler):
             chunk = self.rfile.read(want)
             if not chunk:
                 break
-            session.write(chunk)
+            if not sessions:
+                if self.ours and chunk[0] != 0xE9:
+                    refuse = _Refuse(422, "invalid_image",
+                                     "not an ESP application image: first byte is not 0xE9")
+                    refuse.received = len(chunk)
+                    raise refuse
+                sessions.append(node.ota_begin())
+            try:
+                sessions[0].write(chunk)
+            except OSError as exc:
+                raise _FlashError(str(exc)) from None
             digest.update(chunk)
             total += len(chunk)
             if rate:
@@ -291,6 +426,10 @@ class NodeHttpServer(ThreadingHTTPServer):
 
     def __init__(self, node: "SimNode", ip: str, port: int):
         self.node = node
+        # RAM state of one boot of the firmware (a reboot starts a new server)
+        self.nonces = NonceStore()
+        self.upload_lock = threading.Lock()
+        self.rebooting = False
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
         super().__init__((ip, port), NodeRequestHandler)
@@ -357,4 +496,4 @@ def start_http(node: "SimNode", ip: str, port: int) -> NodeHttpServer:
 
 
 __all__ = ["NodeHttpServer", "start_http", "OTA_REBOOT_DELAY_S", "NO_PSK_MESSAGE",
-           "AUTH_MESSAGE"]
+           "AUTH_MESSAGE", "ota_mac", "NONCE_TTL_S", "DRAIN_MAX_OURS"]
