@@ -16,7 +16,7 @@ import typer
 from ruview_cli.cli.common import console, emit_json, report_errors
 from ruview_cli.cli._text import safe
 from ruview_cli.config import schema
-from ruview_cli.errors import EXIT_FAILED, EXIT_PARTIAL, RuviewError, UsageError
+from ruview_cli.errors import EXIT_FAILED, EXIT_PARTIAL, RuviewError, UsageError, fleet_exit_code
 
 ORDER = 30
 
@@ -166,10 +166,10 @@ def _run(kw: dict) -> None:
     _render(results, kw)
     failures = [r for r in results if isinstance(r, dict)]
     if failures:
-        codes = {f.get("exit_code", EXIT_FAILED) for f in failures}
-        if len(failures) < len(results):
-            raise typer.Exit(EXIT_PARTIAL)
-        raise typer.Exit(max(codes))
+        code = fleet_exit_code(len(results) - len(failures), len(results))
+        # every port failed: the most specific code (e.g. 2, usage) says more than 1
+        raise typer.Exit(code if code == EXIT_PARTIAL else
+                         max(f.get("exit_code", EXIT_FAILED) for f in failures))
 
 
 class _NoProgress:
