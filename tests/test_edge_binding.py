@@ -240,9 +240,9 @@ def test_pipelines_run_in_parallel_threads():
     assert len(results) == 3 and results[0] == results[1] == results[2]
     assert results[0][:1] == expect
     # One pipeline shared by two threads: each call is atomic, so the shared run equals a serial
-    # run of the same frames in the order the calls got in (every call here sends one raw frame,
-    # whose seq tells that order).
-    shared = _edge.EdgePipeline()
+    # run of the same frames in the order the calls got in. Tier 0 sends every frame raw, and
+    # the raw frame's seq tells that order (tier 2 may send a compressed frame, without seq).
+    shared = _edge.EdgePipeline(edge_tier=0)
     calls: list[tuple[int, object, list]] = []
 
     def hammer():
@@ -259,7 +259,7 @@ def test_pipelines_run_in_parallel_threads():
     calls.sort(key=lambda c: c[0])
     seqs = [c[0] for c in calls]
     assert seqs == list(range(seqs[0], seqs[0] + 2 * len(frames)))  # no call lost or doubled
-    serial = _edge.EdgePipeline()
+    serial = _edge.EdgePipeline(edge_tier=0)
     assert [serial.process(f.iq, f.rssi, f.channel, f.timestamp_us) for _, f, _ in calls] == \
         [out for _, _, out in calls]
 
