@@ -14,6 +14,7 @@ import subprocess
 import pytest
 
 from ruview_cli.sim.appimage import build_app_image
+from ruview_cli.sim.faults import NodeFaults
 from ruview_cli.sim.fleet import SimFleet, FleetOptions
 
 PSK = "e2e-ota-key-0123456789"
@@ -25,16 +26,15 @@ def fleet(loopback):
     fleets = []
 
     def make(nodes=1, flavor="ours", psk=PSK, seed=0, **faults):
+        # Faults from power-on: a link fault puts the emulator between client and firmware.
         fl = SimFleet(FleetOptions(nodes=nodes, flavor=flavor, psk=psk,
                                    first_host=loopback.hosts(nodes), seed=seed,
                                    mdns_interface="127.0.0.1", stream=False, pty=False,
-                                   selftest_delay_s=0.2))
+                                   faults=NodeFaults(**faults)))
         fleets.append(fl)
         fl.start()
         for node in fl.nodes:
             node.ota_reboot_delay_s = 0.1
-            for name, value in faults.items():
-                setattr(node.faults, name, value)
         return fl
 
     yield make
