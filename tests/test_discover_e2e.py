@@ -69,7 +69,7 @@ def fleets():
 
 def test_discover_lists_both_flavours_with_sources(fleets, tmp_path):
     (tmp_path / "ruview.toml").write_text(INVENTORY)
-    r = run_cli("discover", "--json", "--interface", "127.0.0.1", "--listen",
+    r = run_cli("discover", "--json", "--save", "--interface", "127.0.0.1", "--listen",
                 str(fleets["port"]), "--probe", "127.0.209.64/28", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
@@ -101,7 +101,8 @@ def test_discover_lists_both_flavours_with_sources(fleets, tmp_path):
     assert attic["sources"] == ["inventory"] and attic["stale"] is True
     assert attic["name"] == "attic"
 
-    # the inventory now holds our nodes (they have MACs), and the operator's comments
+    # adopted with --save: the inventory now holds our nodes (they have MACs), and the
+    # operator's comments
     text = (tmp_path / "ruview.toml").read_text()
     assert "# lab fleet: do not lose this comment" in text
     assert "# a board that is switched off today" in text
@@ -126,7 +127,8 @@ def test_bad_arguments_are_refused_clearly(tmp_path):
     for args, word in ((["--probe", "10.0.0.0/8"], "limit"),
                        (["--probe", "banana"], "not a network"),
                        (["--interface", "no-such-if0"], "no-such-if0"),
-                       (["--timeout", "0"], "timeout")):
+                       (["--timeout", "0"], "timeout"),
+                       (["--save", "--no-save"], "contradict")):
         r = run_cli("discover", *args, cwd=tmp_path)
         assert r.returncode == 2, (args, r.stderr)
         assert word in r.stderr and "fix:" in r.stderr and "Traceback" not in r.stderr
@@ -144,7 +146,7 @@ def test_stopped_node_turns_stale_in_watch_and_inventory(tmp_path):
         keep, stop = infos[0]["mac"], infos[1]["mac"]
         env = {k: v for k, v in os.environ.items() if k != "RUVIEW_MDNS_INTERFACE"}
         env["RUVIEW_INVENTORY"] = str(tmp_path / "ruview.toml")
-        proc = subprocess.Popen(["ruview", "discover", "--watch", "--json", "--interface",
+        proc = subprocess.Popen(["ruview", "discover", "--watch", "--json", "--save", "--interface",
                                  "127.0.0.1", "--timeout", "1", "--stale-after", "2",
                                  "--duration", "90"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -22,13 +22,18 @@ def ago(t: float | None, now: float | None = None) -> str:
 
 
 def dash(v: Any) -> str:
-    return "—" if v is None or v == "" else str(v)
+    """A table cell from untrusted data: "—" when empty, else escaped (cli/_text.py)."""
+    from ruview_cli.cli._text import safe
+
+    return "—" if v is None or v == "" else safe(v)
 
 
 def discover_table(rows: list, title: str):
     from rich.table import Table
 
-    t = Table(title=title, title_justify="left", header_style="bold")
+    from ruview_cli.cli._text import safe
+
+    t = Table(title=safe(title), title_justify="left", header_style="bold")
     for col in ("node", "name", "address", "MAC", "version", "tier", "OTA", "found by",
                 "last seen", "state"):
         t.add_column(col, no_wrap=col in ("MAC", "address"))
@@ -39,9 +44,13 @@ def discover_table(rows: list, title: str):
             node = f"[bold red]{node} dup[/]"
         ota = dash(r.ota_state) if r.flavor != "ruview-0.6" else "no rollback"
         if r.rollback:
-            ota = f"[yellow]rolled back from {r.rollback}[/]"
-        addr = dash(r.ip) if r.http_port == 8032 or not r.ip else f"{r.ip}:{r.http_port}"
+            ota = f"[yellow]rolled back from {dash(r.rollback)}[/]"
+        addr = dash(r.ip) if r.http_port == 8032 or not r.ip else dash(f"{r.ip}:{r.http_port}")
         state = "[dim]stale[/]" if r.stale else "[green]live[/]"
+        if r.fleet == "new":
+            state += " · [yellow]new, not adopted[/]"
+        elif r.fleet == "moved":
+            state += f" · [yellow]moved from {dash(r.stored_address)}, not saved[/]"
         t.add_row(node, dash(r.name), addr, dash(r.mac), dash(r.version), dash(r.edge_tier),
                   ota, ",".join(r.sources), ago(r.last_seen, now), state)
     return t

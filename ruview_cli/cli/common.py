@@ -15,10 +15,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def console(stderr: bool = False):
-    """A rich console; colour and live rendering switch off by themselves when not a TTY."""
+    """A rich console; colour and live rendering switch off by themselves when not a TTY.
+    No emoji codes: `:ab:` inside a MAC address must stay a MAC (text from nodes goes through
+    cli._text.safe, which escapes markup but cannot escape emoji codes)."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    return Console(stderr=stderr, highlight=False, emoji=False)
 
 
 def emit_json(obj: Any) -> None:
@@ -35,10 +37,12 @@ def report_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except RuviewError as exc:
-            err = console(stderr=True)
-            err.print(f"[bold red]error:[/] {exc.message}", soft_wrap=True)
+            from ruview_cli.cli._text import safe
+
+            err = console(stderr=True)  # messages quote file names, node replies, user input
+            err.print(f"[bold red]error:[/] {safe(exc.message)}", soft_wrap=True)
             if exc.fix:
-                err.print(f"[bold]fix:[/] {exc.fix}", soft_wrap=True)
+                err.print(f"[bold]fix:[/] {safe(exc.fix)}", soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None

@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 
 from ruview_cli.cli.common import console, emit_json, report_errors
+from ruview_cli.cli._text import safe
 from ruview_cli.config import schema
 from ruview_cli.errors import UsageError
 
@@ -88,21 +89,21 @@ def show(
 
     out = console()
     if info:
-        out.print(f"[bold]{port}[/]: {info.chip} {info.revision}, MAC {info.mac}")
+        out.print(f"[bold]{safe(port)}[/]: {safe(info.chip)} {safe(info.revision)}, MAC {safe(info.mac)}")
     table = Table("key", "value", "source", box=None, padding=(0, 2))
     for k, v, src in rows:
         if v is None and src == "default":
             table.add_row(f"[dim]{k.key}[/]", "[dim]-[/]", "[dim]unset[/]")
             continue
         style = "" if src == "node" else "dim"
-        cell = k.show(v, show_secrets)
+        cell = safe(k.show(v, show_secrets))
         table.add_row(f"[{style}]{k.key}[/]" if style else k.key,
                       f"[{style}]{cell}[/]" if style else cell,
                       "node" if src == "node" else "[dim]default[/]")
     out.print(table)
     for key, why in decoded.ignored.items():
-        out.print(f"[yellow]ignored by the firmware:[/] {key}: {why}", soft_wrap=True)
+        out.print(f"[yellow]ignored by the firmware:[/] {safe(key)}: {safe(why)}", soft_wrap=True)
     if unknown:
-        out.print(f"other entries (kept by provision): {', '.join(unknown)}", soft_wrap=True)
+        out.print(f"other entries (kept by provision): {safe(', '.join(unknown))}", soft_wrap=True)
     for p in stats.problems:
-        out.print(f"[yellow]unreadable:[/] {p}", soft_wrap=True)
+        out.print(f"[yellow]unreadable:[/] {safe(p)}", soft_wrap=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from ruview_cli.cli.common import console, emit_json, report_errors
+from ruview_cli.cli._text import safe
 
 ORDER = 1
 
@@ -47,7 +48,7 @@ def demo(
             emit_json({"step": result.name, "ok": result.ok, "detail": result.detail})
             return
         mark = "[green]✓[/]" if result.ok else "[red]✗[/]"
-        out.print(f"{mark} [b]{result.name:<9}[/] {result.detail}", soft_wrap=True)
+        out.print(f"{mark} [b]{result.name:<9}[/] {safe(result.detail)}", soft_wrap=True)
 
     def on_tail_tick(session, t: float) -> None:
         nonlocal live
@@ -94,7 +95,7 @@ def _vitals_table(rows: list[dict]):
         table.add_column(col, justify="right" if col not in ("address", "fw") else "left",
                          no_wrap=True)
     for r in rows:
-        table.add_row(str(r["node_id"]), r["address"], r["version"] or "?",
+        table.add_row(str(r["node_id"]), safe(r["address"]), safe(r["version"] or "?"),
                       num(r["breathing_bpm"], ".1f"), num(r["heart_bpm"], ".0f"),
                       "yes" if r["presence"] else "no", str(r["n_persons"] or 0),
                       f"{r['frame_rate_hz']:.1f}",

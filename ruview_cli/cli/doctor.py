@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from ruview_cli.cli.common import console, emit_json, report_errors
+from ruview_cli.cli._text import safe
 
 ORDER = 60
 
@@ -38,9 +39,10 @@ def doctor_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-reada
         marks = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]",
                  "skip": "[dim]-[/]"}
         for c in checks:
-            out.print(f"{marks[c.status]} [bold]{c.name}[/]: {c.detail}", soft_wrap=True)
+            # details quote interface names, process names and error texts of this machine
+            out.print(f"{marks[c.status]} [bold]{c.name}[/]: {safe(c.detail)}", soft_wrap=True)
             if c.fix and c.status != "ok":
-                out.print(f"    fix: {c.fix}", soft_wrap=True)
+                out.print(f"    fix: {safe(c.fix)}", soft_wrap=True)
         out.print("[green]all good[/]" if ok else "[red]something is broken: see the fixes above[/]")
     if not ok:
         raise typer.Exit(1)

@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 
 from ruview_cli.cli.common import console, emit_json, report_errors
+from ruview_cli.cli._text import safe
 from ruview_cli.errors import UsageError
 
 ORDER = 55
@@ -56,7 +57,7 @@ def flash(
     port = port or _pick_port()
     err = console(stderr=True)
     for f in build.skipped:
-        err.print(f"[yellow]warning:[/] not writing {f.path.name} at 0x{f.offset:x}: it overlaps "
+        err.print(f"[yellow]warning:[/] not writing {safe(f.path.name)} at 0x{f.offset:x}: it overlaps "
                   f"the NVS partition (the node keeps its configuration; --erase-config to "
                   f"replace it)", soft_wrap=True)
     live = err.is_terminal and not as_json
@@ -72,9 +73,9 @@ def flash(
     def on_file(f) -> None:
         label = f"0x{f.offset:06x} {f.role} ({len(f.data)} B)"
         if bars is not None:
-            current["task"] = bars.add_task(label, total=100)
+            current["task"] = bars.add_task(safe(label), total=100)
         elif not as_json:
-            err.print(f"writing {label}")
+            err.print(f"writing {safe(label)}")
 
     def on_progress(cur: int, total: int) -> None:
         if bars is not None and "task" in current and total:
@@ -90,6 +91,6 @@ def flash(
         emit_json(result)
         return
     out = console()
-    out.print(f"Flashed {build.app_project} {build.app_version} over {port}: "
+    out.print(f"Flashed {safe(build.app_project)} {safe(build.app_version)} over {safe(port)}: "
               f"{len(result['written'])} file(s) written and verified; NVS "
               + ("erased." if erase_config else "kept (configuration preserved)."))

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from ruview_cli.cli.common import console, emit_json, report_errors
+from ruview_cli.cli._text import safe
 from ruview_cli.errors import UsageError
 
 ORDER = 52
@@ -62,4 +63,4 @@ def info(
             ("SHA-256 appended", {None: "no", True: "yes, matches"}.get(img.sha256_ok, "mismatch")),
             ("sha256", img.sha256), ("secure version", str(img.secure_version))]
     for k, v in rows:
-        out.print(f"[bold]{k + ':':<18}[/]{v}", soft_wrap=True)
+        out.print(f"[bold]{k + ':':<18}[/]{safe(v)}", soft_wrap=True)

@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 
 from ruview_cli.cli.common import console, emit_json, report_errors
+from ruview_cli.cli._text import safe
 from ruview_cli.errors import RuviewError, UsageError
 
 ORDER = 12
@@ -62,14 +63,14 @@ def nodes_list(group: Optional[str] = typer.Option(None, "--group", metavar="G",
 
     from ruview_cli.cli._render_nodes import ago, dash
 
-    t = Table(title=f"{inv.path} · {len(nodes)} nodes", title_justify="left",
+    t = Table(title=f"{safe(inv.path)} · {len(nodes)} nodes", title_justify="left",
               header_style="bold")
     for col in ("name", "MAC", "node", "address", "version", "tier", "group", "last seen",
                 "notes"):
         t.add_column(col, no_wrap=col in ("MAC", "address"))
     for n in nodes:
-        addr = dash(n.ip) if n.http_port == 8032 or not n.ip else f"{n.ip}:{n.http_port}"
-        t.add_row(dash(n.name), n.mac, dash(n.node_id), addr, dash(n.version),
+        addr = dash(n.ip) if n.http_port == 8032 or not n.ip else dash(f"{n.ip}:{n.http_port}")
+        t.add_row(dash(n.name), dash(n.mac), dash(n.node_id), addr, dash(n.version),
                   dash(n.edge_tier), dash(n.group), ago(n.last_seen), dash(n.notes))
     from ruview_cli.cli._render_nodes import table_console
 
@@ -127,7 +128,8 @@ def nodes_add(
     if as_json:
         emit_json(entry.to_json())
     else:
-        console().print(f"added {entry.name or entry.mac} ({entry.mac}) to {inv.path}")
+        console().print(f"added {safe(entry.name or entry.mac)} ({entry.mac}) to "
+                        f"{safe(inv.path)}")
 
 
 @report_errors
@@ -153,7 +155,7 @@ def nodes_set(
     inv.upsert(entry.mac, http_port=port,
                **{k: v for k, v in values.items() if v not in (None, "")})
     inv.save()
-    console().print(f"updated {inv.get(entry.mac).name or entry.mac}")
+    console().print(f"updated {safe(inv.get(entry.mac).name or entry.mac)}")
 
 
 @report_errors
@@ -165,7 +167,7 @@ def nodes_remove(ref: str = typer.Argument(..., metavar="NODE", help="Name, MAC 
         raise UsageError(f"no node {ref!r} in {inv.path}",
                          "`ruview nodes list` shows the names, MACs and addresses it knows")
     inv.save()
-    console().print(f"removed {entry.name or entry.mac}")
+    console().print(f"removed {safe(entry.name or entry.mac)}")
 
 
 @report_errors
@@ -176,4 +178,4 @@ def nodes_path(as_json: bool = typer.Option(False, "--json")) -> None:
     if as_json:
         emit_json({"inventory": str(inv), "secrets": str(secrets_path(inv))})
     else:
-        console().print(f"inventory: {inv}\nsecrets:   {secrets_path(inv)}")
+        console().print(f"inventory: {safe(inv)}\nsecrets:   {safe(secrets_path(inv))}")

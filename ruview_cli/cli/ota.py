@@ -10,6 +10,7 @@ from typing import List, Optional
 import typer
 
 from ruview_cli.cli.common import console, emit_json, report_errors
+from ruview_cli.cli._text import safe
 from ruview_cli.errors import RuviewError, UsageError
 
 ORDER = 50
@@ -125,7 +126,7 @@ def ota(
         if not sys.stdin.isatty():
             raise UsageError("not asking for confirmation without a terminal",
                              "pass --yes to update the nodes")
-        err.print(f"Update {len(todo)} node(s) to {info.project_name} {info.version} "
+        err.print(f"Update {len(todo)} node(s) to {safe(info.project_name)} {safe(info.version)} "
                   f"in {len(waves)} wave(s)?")
         if not typer.confirm("Continue", default=False, err=True):
             raise typer.Exit(1)
@@ -240,15 +241,16 @@ def _print_plan(out, err, image_json, waves, by_key, done_before, as_json, max_p
                              for w in waves for k in w.nodes],
                    "summary": {}, "exit_code": 0})
         return
-    out.print(f"Image: {image_json['project_name']} {image_json['version']} "
-              f"({image_json['size']} bytes, {image_json['chip']}, IDF {image_json['idf_ver']})")
+    out.print(f"Image: {safe(image_json['project_name'])} {safe(image_json['version'])} "
+              f"({image_json['size']} bytes, {safe(image_json['chip'])}, "
+              f"IDF {safe(image_json['idf_ver'])})")
     if done_before:
-        out.print(f"Already done: {', '.join(done_before)}")
+        out.print(f"Already done: {safe(', '.join(done_before))}")
     for w in waves:
         label = "canary" if w.kind == "canary" else f"wave {w.index}"
         hosts = ", ".join(f"{k}" + ("" if by_key[k].key == f"{by_key[k].host}" else
                                     f" ({by_key[k].host}:{by_key[k].port})") for k in w.nodes)
-        out.print(f"  {label}: {hosts}")
+        out.print(f"  {label}: {safe(hosts)}")
     out.print(f"At most {max_parallel} uploads at once; halt after {halt_after or 'no'} "
               f"failure(s). Nothing was sent (--dry-run).")
 
@@ -262,12 +264,12 @@ def _print_results(out, nodes, halted, jpath, version) -> None:
     for n in nodes:
         outcome = n.get("outcome", "untouched")
         ver = n.get("version_after") or n.get("version_before") or ""
-        detail = n.get("message") or ""
+        detail = safe(n.get("message") or "")
         if n.get("fix") and outcome not in ("updated", "skipped"):
-            detail += f"\nfix: {n['fix']}"
+            detail += f"\nfix: {safe(n['fix'])}"
         if n.get("warning"):
-            detail += f"\n[yellow]warning:[/] {n['warning']}"
-        table.add_row(n["key"], f"[{_STYLE.get(outcome, '')}]{outcome}[/]", ver, detail)
+            detail += f"\n[yellow]warning:[/] {safe(n['warning'])}"
+        table.add_row(safe(n["key"]), f"[{_STYLE.get(outcome, '')}]{outcome}[/]", safe(ver), detail)
     out.print(table)
     counts: dict[str, int] = {}
     for n in nodes:
@@ -275,7 +277,7 @@ def _print_results(out, nodes, halted, jpath, version) -> None:
     out.print(", ".join(f"{v} {k}" for k, v in counts.items()))
     if halted and counts.get("untouched"):
         out.print(f"[bold red]Rollout halted[/]: the remaining nodes were not touched. Fix the "
-                  f"cause, then `ruview ota --resume` (journal: {jpath}).")
+                  f"cause, then `ruview ota --resume` (journal: {safe(jpath)}).")
 
 
 class RolloutView:
@@ -308,13 +310,13 @@ class RolloutView:
         if self.bars is None:
             return None
         if key not in self.tasks:
-            self.tasks[key] = self.bars.add_task(key, total=total, phase="")
+            self.tasks[key] = self.bars.add_task(safe(key), total=total, phase="")
         return self.tasks[key]
 
     def phase(self, key: str, text: str) -> None:
         task = self._task(key)
         if task is not None:
-            self.bars.update(task, phase=text)
+            self.bars.update(task, phase=safe(text))
 
     def upload_start(self, key: str, total: int) -> None:
         task = self._task(key, total)
@@ -330,7 +332,7 @@ class RolloutView:
         if not self.enabled:
             return
         style = _STYLE.get(result.outcome, "")
-        line = f"{result.key}: [{style}]{result.outcome}[/] {result.message}"
+        line = f"{safe(result.key)}: [{style}]{result.outcome}[/] {safe(result.message)}"
         task = self.tasks.get(result.key)
         if task is not None and self.bars is not None:
             self.bars.update(task, phase=f"[{style}]{result.outcome}[/]")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from ruview_cli.cli.common import console, emit_json, report_errors
+from ruview_cli.cli._text import safe
 
 ORDER = 34
 
@@ -35,7 +36,7 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readabl
     table = Table("profile", "description", "values", box=None, padding=(0, 2))
     for p in profiles:
         vals = ", ".join(f"{k}={schema.BY_NAME[k].show(v)}" for k, v in p.stored.items())
-        table.add_row(p.name, p.description, vals)
+        table.add_row(safe(p.name), safe(p.description), safe(vals))
     console().print(table)
 
 
@@ -52,10 +53,10 @@ def show_cmd(name: str = typer.Argument(..., metavar="NAME|PATH"),
     from rich.table import Table
 
     out = console()
-    out.print(f"[bold]{p.name}[/]: {p.description}")
+    out.print(f"[bold]{safe(p.name)}[/]: {safe(p.description)}")
     table = Table("key", "value", "firmware default", "meaning", box=None, padding=(0, 2))
     for k, v in p.stored.items():
         spec = schema.BY_NAME[k]
-        table.add_row(k, spec.show(v), spec.show(spec.default), spec.help)
+        table.add_row(safe(k), safe(spec.show(v)), spec.show(spec.default), spec.help)
     out.print(table)
-    out.print(f"[dim]{p.path}[/]")
+    out.print(f"[dim]{safe(p.path)}[/]")

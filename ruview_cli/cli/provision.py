@@ -14,6 +14,7 @@ from typing import List, Optional
 import typer
 
 from ruview_cli.cli.common import console, emit_json, report_errors
+from ruview_cli.cli._text import safe
 from ruview_cli.config import schema
 from ruview_cli.errors import EXIT_FAILED, EXIT_PARTIAL, RuviewError, UsageError
 
@@ -233,7 +234,7 @@ def _provision_all(ports: list, changes: dict, kw: dict) -> list:
 
 def _print_header(out, res) -> None:
     if res.mac:
-        out.print(f"[bold]{res.port}[/]: {res.chip} {res.revision}, MAC {res.mac}")
+        out.print(f"[bold]{safe(res.port)}[/]: {safe(res.chip)} {safe(res.revision)}, MAC {safe(res.mac)}")
 
 
 def _print_diff(out, res, show_secrets: bool) -> None:
@@ -245,12 +246,12 @@ def _print_diff(out, res, show_secrets: bool) -> None:
     table = Table("key", "now", "new", box=None, padding=(0, 2))
     for c in res.diff:
         key, old, new = c.row(show_secrets)
-        table.add_row(key, old, f"[green]{new}[/]")
+        table.add_row(key, safe(old), f"[green]{safe(new)}[/]")
     out.print(table)
     if any(c.old is None or c.new is None for c in res.diff):
         out.print("  [dim](x) = not stored on the node: the firmware default x applies[/]")
     if res.dropped:
-        out.print(f"  [yellow]cannot be kept:[/] {', '.join(res.dropped)}")
+        out.print(f"  [yellow]cannot be kept:[/] {safe(', '.join(res.dropped))}")
 
 
 def _render(results: list, kw: dict) -> None:
@@ -266,17 +267,17 @@ def _render(results: list, kw: dict) -> None:
     for r in results:
         if isinstance(r, dict):
             where = f"{r['port']}: " if r["port"] else ""
-            err.print(f"[bold red]error:[/] {where}{r['error']}", soft_wrap=True)
+            err.print(f"[bold red]error:[/] {safe(where)}{safe(r['error'])}", soft_wrap=True)
             if r.get("fix"):
-                err.print(f"[bold]fix:[/] {r['fix']}", soft_wrap=True)
+                err.print(f"[bold]fix:[/] {safe(r['fix'])}", soft_wrap=True)
             continue
         if kw["yes"] or r.dry_run_path or not r.diff:
             _print_header(out, r)
             _print_diff(out, r, kw["show_secrets"])
         for w in r.warnings:
-            out.print(f"  [yellow]warning:[/] {w}", soft_wrap=True)
+            out.print(f"  [yellow]warning:[/] {safe(w)}", soft_wrap=True)
         if r.dry_run_path:
-            out.print(f"  image written to {r.dry_run_path} (nothing sent to a board)")
+            out.print(f"  image written to {safe(r.dry_run_path)} (nothing sent to a board)")
             if r.psk_generated:
                 out.print("  note: the image holds a freshly generated OTA key that is not "
                           "stored anywhere else; pass --ota-psk to choose it", soft_wrap=True)
@@ -287,11 +288,11 @@ def _render(results: list, kw: dict) -> None:
         out.print(f"  [green]written and verified[/] ({len(r.image or b'')} bytes at 0x9000)"
                   + ("; node reset" if r.reset else "; applies at the next restart"))
         if r.psk_generated:
-            out.print(f"  generated a new OTA key, stored in {r.secrets_path}"
+            out.print(f"  generated a new OTA key, stored in {safe(r.secrets_path)}"
                       + (f": {r.config['ota_psk']}" if kw["show_secrets"] else ""), soft_wrap=True)
         elif r.psk_source == "secrets" and any(c.key == "ota_psk" for c in r.diff):
-            out.print(f"  OTA key taken from {r.secrets_path}", soft_wrap=True)
+            out.print(f"  OTA key taken from {safe(r.secrets_path)}", soft_wrap=True)
         elif r.secrets_path:
-            out.print(f"  OTA key stored in {r.secrets_path}", soft_wrap=True)
+            out.print(f"  OTA key stored in {safe(r.secrets_path)}", soft_wrap=True)
         if r.online:
             out.print("  node is online with the new configuration")

@@ -7,6 +7,7 @@ from typing import List, Optional
 import typer
 
 from ruview_cli.cli.common import console, emit_json, report_errors
+from ruview_cli.cli._text import safe
 from ruview_cli.errors import EXIT_FAILED, EXIT_PARTIAL, UsageError
 
 ORDER = 20
@@ -87,16 +88,16 @@ def status_cmd(
         for t, st, err in results:
             addr = t.host if t.port == 8032 else f"{t.host}:{t.port}"
             if st is None:
-                tbl.add_row(t.name or "—", addr, "[red]unreachable[/]", "", "", "", "", "")
+                tbl.add_row(dash(t.name), safe(addr), "[red]unreachable[/]", "", "", "", "", "")
                 continue
             if st.flavor != "ours":
                 ota = "[yellow]no rollback (RuView 0.6)[/]"
             elif st.rollback:
-                ota = f"[yellow]{st.ota_state} · rolled back from {st.rollback}[/]"
+                ota = f"[yellow]{safe(st.ota_state)} · rolled back from {safe(st.rollback)}[/]"
             else:
                 ota = dash(st.ota_state)
             up = "—" if st.uptime_s is None else _uptime(st.uptime_s)
-            tbl.add_row(t.name or "—", addr, dash(st.version), dash(st.running_partition), ota,
+            tbl.add_row(dash(t.name), safe(addr), dash(st.version), dash(st.running_partition), ota,
                         up, dash(st.edge_tier), dash(st.node_id))
         from ruview_cli.cli._render_nodes import table_console
 
@@ -104,7 +105,7 @@ def status_cmd(
         out.print(tbl)
         for t, st, err in results:
             if err is not None:
-                out.print(f"[red]{t.label}[/]: {err.message}", soft_wrap=True)
+                out.print(f"[red]{safe(t.label)}[/]: {safe(err.message)}", soft_wrap=True)
     if failed == len(results):
         raise typer.Exit(EXIT_FAILED)
     if failed:

@@ -11,6 +11,7 @@ from typing import List, Optional
 import typer
 
 from ruview_cli.cli.common import console, report_errors
+from ruview_cli.cli._text import plain, safe
 from ruview_cli.errors import UsageError
 
 ORDER = 40
@@ -98,10 +99,10 @@ def tail(
         state = session.state
         # A replay ages nodes by the recording's clock, a live run by the wall clock.
         clock = (lambda t: state.last_t or t) if replay else None
-        live = LiveTable(out, state, f"ruview tail · {source_text}", clock)
+        live = LiveTable(out, state, f"ruview tail · {plain(source_text)}", clock)
         session.on_tick = live.tick
-        console(stderr=True).print(f"[dim]ruview tail: listening on {source_text} (Ctrl-C to stop)[/]"
-                  if replay is None else f"[dim]ruview tail: {source_text}[/]")
+        console(stderr=True).print(f"[dim]ruview tail: listening on {safe(source_text)} (Ctrl-C to stop)[/]"
+                  if replay is None else f"[dim]ruview tail: {safe(source_text)}[/]")
     elif replay is None:
         from ruview_cli.telemetry.receiver import rcvbuf_size
 
@@ -144,10 +145,10 @@ def tail(
 
         out.print(summary_table(summary))
         if recorder is not None:
-            out.print(f"recorded {recorder.records} datagrams to {recorder.path}")
+            out.print(f"recorded {recorder.records} datagrams to {safe(recorder.path)}")
         if session.replay_stats is not None and session.replay_stats.skipped:
             skipped = ", ".join(f"{v} {k}" for k, v in session.replay_stats.skipped.items())
-            out.print(f"[dim]skipped in the recording: {skipped}[/]")
+            out.print(f"[dim]skipped in the recording: {safe(skipped)}[/]")
 
 
 def _status(obj: dict) -> None:

@@ -6,9 +6,10 @@
 zeroconf is imported only when a browse starts, so importing this package is cheap.
 """
 
+from ruview_cli.discovery.adopt import SaveReport, save_to_inventory
 from ruview_cli.discovery.model import DiscoveredNode, Sighting, merge
-from ruview_cli.discovery.session import STALE_AFTER, DiscoverySession, discover, \
-    save_to_inventory
+from ruview_cli.discovery.session import STALE_AFTER, DiscoverySession, discover
+from ruview_cli.discovery.validate import Rejected
 
 __all__ = ["discover", "DiscoveredNode", "DiscoverySession", "Sighting", "merge",
-           "save_to_inventory", "STALE_AFTER"]
+           "save_to_inventory", "SaveReport", "Rejected", "STALE_AFTER"]

@@ -11,6 +11,8 @@ import time
 from ruview_cli.discovery.model import Sighting
 from ruview_cli.errors import RuviewError
 
+MAX_SEEN = 4096  # (address, node_id) pairs kept: anyone can send datagrams with any id
+
 
 class TelemetryListener:
     """A thread receiving on UDP `port`; keeps the latest (address, node_id) sightings."""
@@ -35,6 +37,7 @@ class TelemetryListener:
         self.port = self.sock.getsockname()[1]
         self.malformed = 0
         self.packets = 0
+        self.dropped = 0  # pairs not kept once MAX_SEEN were (a flood of spoofed ids)
         self._latest: dict[tuple[str, int], float] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -60,7 +63,11 @@ class TelemetryListener:
                 if not isinstance(node_id, int):
                     self.malformed += 1
                     continue
-                self._latest[(ip, node_id)] = time.time()
+                key = (ip, node_id)
+                if key not in self._latest and len(self._latest) >= MAX_SEEN:
+                    self.dropped += 1
+                    continue
+                self._latest[key] = time.time()
 
     def sightings(self) -> list[Sighting]:
         with self._lock:

@@ -55,6 +55,8 @@ class DiscoveredNode:
     running_partition: str | None = None
     mdns_name: str | None = None
     duplicate_node_id: bool = False
+    fleet: str | None = None           # member | new | moved (discovery/adopt.py); None: no MAC
+    stored_address: str | None = None  # moved: the inventory's address for this MAC
 
     @property
     def key(self) -> str:
@@ -70,6 +72,7 @@ class DiscoveredNode:
             "mdns_name": self.mdns_name, "sources": list(self.sources),
             "last_seen": round(self.last_seen, 3) if self.last_seen is not None else None,
             "stale": self.stale, "duplicate_node_id": self.duplicate_node_id,
+            "fleet": self.fleet, "stored_address": self.stored_address,
         }
 
 

@@ -10,6 +10,7 @@ from typing import Any, Callable
 from ruview_cli.discovery.interfaces import resolve_interface
 from ruview_cli.discovery.model import SOURCES, DiscoveredNode, Sighting, merge
 from ruview_cli.discovery.probe import PROBE_TIMEOUT, probe_hosts, sweep
+from ruview_cli.discovery.validate import Rejected, screen
 
 STALE_AFTER = 6.0   # watch: a node not seen (advert, packet or status answer) for this long
 
@@ -23,6 +24,7 @@ class DiscoverySession:
                  probe: str | None = None, inventory: Any = None, mdns: bool = True,
                  on_sighting: Callable[[Sighting], None] | None = None,
                  probe_timeout: float = PROBE_TIMEOUT):
+        self.rejected: dict[tuple, Rejected] = {}   # skipped sightings, each reported once
         self.hosts = probe_hosts(probe) if probe else []
         self.interfaces = resolve_interface(interface)
         self.inventory = inventory
@@ -118,6 +120,10 @@ class DiscoverySession:
             sightings += self.listener.sightings()
         from ruview_cli.discovery.arp import arp_table
 
+        sightings, bad = screen(sightings)  # one bad advert never stops the rest
+        with self._lock:
+            for r in bad:
+                self.rejected.setdefault((r.source, r.ip, r.name, r.reason), r)
         neighbours = arp_table()
         for sg in sightings:  # MAC-less nodes on this link: the kernel knows their MAC
             if sg.mac is None and sg.ip in neighbours:
@@ -162,10 +168,13 @@ class DiscoverySession:
 
 def discover(*, timeout: float = 2.0, interface: str | None = None,
              listen_port: int | None = None, probe: str | None = None, inventory: Any = None,
-             on_sighting: Callable[[Sighting], None] | None = None) -> list[DiscoveredNode]:
+             on_sighting: Callable[[Sighting], None] | None = None,
+             rejected: list[Rejected] | None = None) -> list[DiscoveredNode]:
     """Find nodes for `timeout` seconds (the browse window) and return one row per node.
 
-    A node is stale when it was not seen during this run (known only from the inventory)."""
+    A node is stale when it was not seen during this run (known only from the inventory).
+    Sightings that make no sense (a bad MAC in an advert...) are skipped and, when `rejected`
+    is given, appended to it."""
     from ruview_cli.errors import UsageError
 
     if not 0 < timeout <= 60:
@@ -184,24 +193,10 @@ def discover(*, timeout: float = 2.0, interface: str | None = None,
         if remaining > 0:
             threading.Event().wait(remaining)  # the rest of the browse window
         worker.join()  # a large sweep may outlast the window; its results still count
-        return session.snapshot(box.get("r", []), since=started)
+        rows = session.snapshot(box.get("r", []), since=started)
+        if rejected is not None:
+            rejected.extend(session.rejected.values())
+        return rows
 
 
-def save_to_inventory(inventory: Any, rows: list[DiscoveredNode]) -> int:
-    """Record live nodes with a MAC (the inventory's key); returns how many were written.
-    Stale rows are left as they are, so their last_seen shows when they went away."""
-    n = 0
-    for r in rows:
-        if not r.mac or r.stale:
-            continue
-        inventory.upsert(r.mac, node_id=r.node_id, ip=r.ip, http_port=r.http_port,
-                         version=r.version, edge_tier=r.edge_tier, chip=r.chip,
-                         last_seen=r.last_seen,
-                         sources=[s for s in r.sources if s != "inventory"])
-        n += 1
-    if n:
-        inventory.save()
-    return n
-
-
-__all__ = ["DiscoverySession", "discover", "save_to_inventory", "STALE_AFTER"]
+__all__ = ["DiscoverySession", "discover", "STALE_AFTER"]

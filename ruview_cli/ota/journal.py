@@ -2,6 +2,8 @@
 
 One JSON file, rewritten atomically (temp file + rename) after every node, so a crash or a
 halted rollout leaves a consistent record and `ruview ota --resume` continues where it stopped.
+Each write is a read-merge-write under the inventory's file lock: two processes recording
+nodes of the same rollout keep each other's records.
 Location: --journal PATH, else $RUVIEW_OTA_JOURNAL, else ruview.ota-journal.json beside the
 inventory file (ruview.toml). It holds no secret (never the PSK).
 
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -40,6 +41,7 @@ class Journal:
         self.path = path
         self.data = data
         self._lock = threading.Lock()
+        self._pending: list[tuple[str | None, dict]] = []  # (node key | None, fields) to merge
 
     @classmethod
     def create(cls, path: Path, image: dict, options: dict, nodes: list[dict]) -> "Journal":
@@ -77,11 +79,13 @@ class Journal:
     def record(self, key: str, **fields) -> None:
         with self._lock:
             self.node(key).update(fields)
+            self._pending.append((key, fields))
             self.save_locked()
 
     def set(self, **fields) -> None:
         with self._lock:
             self.data.update(fields)
+            self._pending.append((None, fields))
             self.save_locked()
 
     def save(self) -> None:
@@ -89,22 +93,39 @@ class Journal:
             self.save_locked()
 
     def save_locked(self) -> None:
+        from ruview_cli.inventory.files import update_locked
+
         self.data["updated"] = time.time()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".ota-journal-", dir=self.path.parent)
+        pending, self._pending = self._pending, []
         try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(self.data, fh, indent=1)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
+            update_locked(self.path, lambda text: self._merge(text, pending), 0o644)
         except OSError as exc:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
             raise RuviewError(f"cannot write the rollout journal {self.path}: {exc.strerror}",
                               "pass --journal PATH in a writable directory") from None
+
+    def _merge(self, text: str | None, pending: list[tuple[str | None, dict]]) -> str:
+        """The file's text with this object's new records replayed onto it (when it is the
+        same rollout), and this object brought up to date with the other writers' records."""
+        try:
+            disk = json.loads(text) if text else None
+        except ValueError:
+            disk = None
+        if not isinstance(disk, dict) or disk.get("started") != self.data.get("started") \
+                or not isinstance(disk.get("nodes"), list):
+            return json.dumps(self.data, indent=1)  # a new rollout (or none): ours replaces it
+        by_key = {n.get("key"): n for n in disk["nodes"] if isinstance(n, dict)}
+        for key, fields in pending:
+            if key is None:
+                disk.update(fields)
+            elif key in by_key:
+                by_key[key].update(fields)
+        disk["updated"] = self.data["updated"]
+        mine = {n["key"]: n for n in self.nodes}
+        for n in disk["nodes"]:  # in place: callers hold references to the node dicts
+            if isinstance(n, dict) and n.get("key") in mine:
+                mine[n["key"]].update(n)
+        self.data.update({k: v for k, v in disk.items() if k != "nodes"})
+        return json.dumps(self.data, indent=1)
 
 
 __all__ = ["Journal", "journal_path", "JOURNAL_VERSION"]

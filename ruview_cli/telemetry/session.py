@@ -192,11 +192,14 @@ class TailSession:
         started, ended, elapsed_s   unix seconds; cpu_s: CPU seconds of the process
         emitted     packets that passed --node (= JSON lines in --json mode)
         datagrams, malformed, unknown, malformed_by_kind {packet_kind: n}
-        nodes       one object per (address, node_id): node_id, address, packets {kind: n},
-                    frame_rate_hz, raw_frames_lost, loss_pct (null before any raw frame),
-                    late_frames, reboots, compressed_decoded, compressed_undecodable,
-                    malformed, first_seen, last_seen
-        sources     {ip: {datagrams, malformed, unknown}}
+        nodes       one object per (address, node_id), the busiest 256: node_id, address,
+                    packets {kind: n}, frame_rate_hz, raw_frames_lost, loss_pct (null before
+                    any raw frame), late_frames, reboots, compressed_decoded,
+                    compressed_undecodable, malformed, first_seen, last_seen
+        nodes_not_listed, evicted_nodes   nodes kept but not listed; nodes forgotten (the
+                    least recently heard, once 1024 were kept)
+        sources     {ip: {datagrams, malformed, unknown}}, the busiest 32 ("other": addresses
+                    past 1024); sources_not_listed
         recorded, record_file       with --record
         replay      with --replay: {records, udp, skipped {why: n}}
         """

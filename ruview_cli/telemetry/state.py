@@ -4,10 +4,16 @@ A node is keyed by (source IP, node_id): every unprovisioned board says node_id 
 address is what tells two of them apart. Per node we keep the latest vitals, per-kind counters
 and rates over a short sliding window, raw-frame sequence accounting (gaps, loss, 32-bit wrap,
 reboots), the compressed-frame stream, and when it was last heard from.
+
+Anyone on the network can send datagrams with any source address and node id, so the state is
+bounded: at most MAX_NODES nodes (the least recently heard are dropped, in batches, and
+counted) and MAX_SOURCES per-address counters; the closing summary lists at most
+SUMMARY_NODES nodes (the busiest) and SUMMARY_SOURCES addresses.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from typing import Any, Optional
 
@@ -17,6 +23,12 @@ RATE_WINDOW_S = 5  # rates are averaged over this many whole seconds
 REORDER_WINDOW = 256  # a sequence number at most this far behind the newest is a late frame
 RESYNC_GAP = 100_000  # a forward jump larger than this is a restart, not 100k lost frames
 _U32 = 0xFFFFFFFF
+MAX_NODES = 1024  # ≈ 2.4 KB each: a few MB at most, whatever is sent
+EVICT_FRACTION = 8  # when full, drop the least recently heard 1/8 at once (O(1) per new node)
+MAX_SOURCES = 1024
+OTHER_SOURCES = "other"  # per-address counters past MAX_SOURCES are added up under this key
+SUMMARY_NODES = 256
+SUMMARY_SOURCES = 32
 
 CSI_KINDS = ("csi_raw", "csi_compressed")
 VITALS_KINDS = ("vitals", "fused_vitals")
@@ -211,7 +223,10 @@ class SourceCounters:
 class FleetState:
     """All nodes, plus the counters that belong to no node (unknown magic, unreadable packets)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_nodes: int = MAX_NODES) -> None:
+        self.max_nodes = max_nodes
+        self.evicted_nodes = 0
+        self._evicted_datagrams = 0  # so totals still count what evicted nodes had received
         self.nodes: dict[tuple[str, int], NodeState] = {}
         self.sources: dict[str, SourceCounters] = {}
         self.malformed = 0
@@ -276,8 +291,20 @@ class FleetState:
     def _new_node(self, addr: tuple[str, int], node_id: int, t: float) -> NodeState:
         if self.first_t is None:
             self.first_t = t
+        if len(self.nodes) >= self.max_nodes:
+            self._evict()
         node = self.nodes[(addr[0], node_id)] = NodeState(addr[0], node_id, addr[1], t)
         return node
+
+    def _evict(self) -> None:
+        """Forget the least recently heard nodes (a flood of spoofed ids goes first)."""
+        n = max(1, self.max_nodes // EVICT_FRACTION)
+        for node in heapq.nsmallest(n, self.nodes.values(), key=lambda nd: nd.last_seen):
+            key = (node.ip, node.node_id)
+            del self.nodes[key]
+            self._streams.pop(key, None)
+            self.evicted_nodes += 1
+            self._evicted_datagrams += sum(node.counts.values())
 
     def _unattributed(self, pkt: Any, kind: str, addr: tuple[str, int], t: float) -> Optional[NodeState]:
         """Malformed and unknown datagrams: counted globally, per source and (if known) per node."""
@@ -286,7 +313,9 @@ class FleetState:
         ip = addr[0]
         src = self.sources.get(ip)
         if src is None:
-            src = self.sources[ip] = SourceCounters()
+            if len(self.sources) >= MAX_SOURCES:
+                ip = OTHER_SOURCES
+            src = self.sources.setdefault(ip, SourceCounters())
         if kind == "unknown":
             self.unknown += 1
             src.unknown += 1
@@ -337,7 +366,8 @@ class FleetState:
     def datagrams(self) -> int:
         """Every datagram accounted (derived, so the per-packet path keeps no extra counter)."""
         unattributed = self.malformed + self.unknown + sum(s.other for s in self.sources.values())
-        return unattributed + sum(sum(n.counts.values()) for n in self.nodes.values())
+        return (unattributed + self._evicted_datagrams
+                + sum(sum(n.counts.values()) for n in self.nodes.values()))
 
     def _sources_summary(self) -> dict[str, dict[str, int]]:
         """Per source IP: all datagrams (node rows + the rest), malformed, unknown."""
@@ -350,17 +380,28 @@ class FleetState:
             entry["datagrams"] += src.malformed + src.unknown + src.other
             entry["malformed"] += src.malformed
             entry["unknown"] += src.unknown
-        return dict(sorted(out.items()))
+        busiest = heapq.nlargest(SUMMARY_SOURCES, out.items(), key=lambda kv: kv[1]["datagrams"])
+        return dict(sorted(busiest))
 
     def sorted_nodes(self) -> list[NodeState]:
         return sorted(self.nodes.values(), key=lambda n: (n.node_id, n.ip))
 
     def summary(self, now: float) -> dict[str, Any]:
+        """Totals, and the busiest SUMMARY_NODES nodes and SUMMARY_SOURCES addresses: short
+        whatever was sent (the counts of what is not listed say how much more there was)."""
+        listed = heapq.nlargest(SUMMARY_NODES, self.nodes.values(),
+                                key=lambda n: sum(n.counts.values()))
+        listed.sort(key=lambda n: (n.node_id, n.ip))
+        sources = self._sources_summary()
         return {
             "datagrams": self.datagrams,
             "malformed": self.malformed,
             "unknown": self.unknown,
             "malformed_by_kind": dict(sorted(self.malformed_by_kind.items())),
-            "nodes": [n.summary(now) for n in self.sorted_nodes()],
-            "sources": self._sources_summary(),
+            "nodes": [n.summary(now) for n in listed],
+            "nodes_not_listed": len(self.nodes) - len(listed),
+            "evicted_nodes": self.evicted_nodes,
+            "sources": sources,
+            "sources_not_listed": max(0, len({n.ip for n in self.nodes.values()}
+                                             | set(self.sources)) - len(sources)),
         }

@@ -122,6 +122,10 @@ def summary_table(summary: dict[str, Any]) -> Text:
         cells = (str(n["node_id"]), n["address"], str(n["raw_frames_lost"]), loss,
                  f"{n['compressed_decoded']}/{n['compressed_undecodable']}", str(n["malformed"]), kinds)
         out.append("\n" + _GAP.join(_cell(c, w, r) if w else c for c, (_, w, r) in zip(cells, _SUMMARY_COLUMNS)))
+    if summary.get("nodes_not_listed") or summary.get("evicted_nodes"):
+        out.append(f"\n{summary.get('nodes_not_listed', 0)} quieter nodes not listed · "
+                   f"{summary.get('evicted_nodes', 0)} nodes forgotten (least recently heard, "
+                   "over the limit of nodes kept)", style="dim")
     out.append(
         f"\n{summary['datagrams']} datagrams in {summary['elapsed_s']:.2f}s (CPU {summary['cpu_s']:.2f}s) · "
         f"{summary['malformed']} malformed · {summary['unknown']} unknown · stopped: {summary['reason']}",
