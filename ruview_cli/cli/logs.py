@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from ruview_cli.cli._text import safe
 from ruview_cli.cli.common import console, emit_json, report_errors
 
 ORDER = 42
@@ -47,8 +48,6 @@ def logs(
 ) -> None:
     import time
 
-    from rich.markup import escape
-
     from ruview_cli.device.ports import choose_port, needs_manual_reset
     from ruview_cli.device.serial_log import BacktraceDecoder, read_lines, reset_board
     from ruview_cli.errors import UsageError
@@ -69,7 +68,7 @@ def logs(
         if as_json:
             emit_json({"event": state, "port": port})
         else:
-            err.print(f"[dim]{escape(msg)}[/]")
+            err.print(f"[dim]{safe(msg)}[/]")
 
     def opened(ser) -> None:
         if reset:
@@ -85,7 +84,7 @@ def logs(
                 reset_board(ser)
 
     if not as_json:
-        err.print(f"[dim]ruview logs: {escape(port)} at {baud} baud (Ctrl-C to leave)[/]")
+        err.print(f"[dim]ruview logs: {safe(port)} at {baud} baud (Ctrl-C to leave)[/]")
     try:
         for line in read_lines(port, baud, reconnect=not no_reconnect, on_state=on_state, stop=stop,
                                opened=opened):
@@ -98,22 +97,15 @@ def logs(
                     if as_json:
                         emit_json({"event": "backtrace", "location": loc})
                     else:
-                        out.print(f"[yellow]{escape(_printable(loc))}[/]", soft_wrap=True)
+                        out.print(f"[yellow]{safe(loc)}[/]", soft_wrap=True)
     except KeyboardInterrupt:
         pass
 
 
-def _printable(text: str) -> str:
-    """Node output is untrusted: no control characters reach the terminal."""
-    return "".join(ch if ch.isprintable() or ch == "\t" else "\ufffd" for ch in text)
-
-
 def _show(out, line) -> None:
-    from rich.markup import escape
-
+    """Node output is untrusted: safe() escapes markup and makes control characters visible."""
     if line.level is None:
-        out.print(escape(_printable(line.text)), soft_wrap=True, highlight=False)
+        out.print(safe(line.text), soft_wrap=True, highlight=False)
         return
     head = f"{_LETTER[line.level]} ({line.time}) {line.tag}:"
-    out.print(f"[{_STYLE[line.level]}]{escape(_printable(head))}[/] {escape(_printable(line.text))}",
-              soft_wrap=True, highlight=False)
+    out.print(f"[{_STYLE[line.level]}]{safe(head)}[/] {safe(line.text)}", soft_wrap=True, highlight=False)

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from ruview_cli.cli._text import safe
 from ruview_cli.cli.common import console, emit_json, report_errors
 
 ORDER = 48
@@ -36,8 +37,6 @@ def wireshark(
     path_only: bool = typer.Option(False, "--path", help="Print only the bundled dissector's path."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object: the paths."),
 ) -> None:
-    from rich.markup import escape
-
     from ruview_cli import wireshark as ws
 
     bundled = ws.dissector_path()
@@ -50,9 +49,9 @@ def wireshark(
         return
     out = console()
     if installed is not None:
-        out.print(f"installed the dissector: {escape(str(installed))}")
+        out.print(f"installed the dissector: {safe(str(installed))}")
         out.print("restart Wireshark to load it; tshark loads it on its next run")
     else:
-        out.print(f"dissector: {escape(str(bundled))}", soft_wrap=True)
-        out.print(f"use once:  tshark -X lua_script:{escape(str(bundled))} -r FILE.pcap", soft_wrap=True)
+        out.print(f"dissector: {safe(str(bundled))}", soft_wrap=True)
+        out.print(f"use once:  tshark -X lua_script:{safe(str(bundled))} -r FILE.pcap", soft_wrap=True)
         out.print("install:   ruview wireshark --install")
