@@ -4,7 +4,8 @@
 1. Throughput: one emulated node (our flavour, no throttle) and a ~1.8 MB image. In the same run
    and alternating, `ruview ota --reinstall --json` (its upload_seconds: connect .. response)
    and `curl --data-binary @image` with the same headers (its time_total) upload the image;
-   after each upload the script waits until the node rebooted and passed its self-test. The
+   after each upload the script waits until the node rebooted, passed its self-test and runs
+   the exact image sent (app_sha256 = the image's SHA-256): only such verified updates count. The
    medians (and the best runs, less sensitive to a busy machine) give bytes/s for both;
    goal: ruview / curl >= 0.9.
    Also against a bare loopback sink (a separate process that reads the body in 1 MB recv()s
@@ -13,7 +14,9 @@
    faster), firmware-like timings (1 s reboot delay, 1 s self-test), a 150 KB image, defaults
    --canary 1 --wave 25% --max-parallel 4. The single-node time is one node's update time
    (`seconds` in --json: status, upload, reboot, self-test) in a 1-node run under the same
-   conditions; the ideal is ceil(50 / 4) x that; goal: total wall time / ideal <= 1.2.
+   conditions; the ideal is ceil(50 / 4) x that; goal: total wall time / ideal <= 1.2. A node
+   counts only when `ruview ota` verified it by digest ("verified": "digest"); the script
+   prints how many did and fails when any did not.
 
 Not part of the test suite. Needs curl (apt-get install curl). Run:
   python benchmarks/ota_throughput.py [--quick]
@@ -51,10 +54,36 @@ def ruview(*args: str, env: dict) -> tuple[dict, float]:
     return json.loads(r.stdout), wall
 
 
-def wait_valid(node, boots: int) -> None:
-    if not node.wait_for(lambda n: n.boot_count > boots and n.state == "running"
-                         and n.ota_state == "valid", 30):
-        sys.exit(f"node did not come back valid (state {node.state}, {node.ota_state})")
+def wait_verified(ip: str, digest: str, old_uptime: int | None = None) -> None:
+    """Poll the node's /ota/status (HTTP API only) until it runs exactly `digest`, valid."""
+    from ruview_cli.ota.client import NodeUnreachable, fetch_status
+
+    deadline = time.monotonic() + 30
+    restarted = old_uptime is None
+    while time.monotonic() < deadline:
+        try:
+            st = fetch_status(ip, timeout=2.0)
+        except NodeUnreachable:
+            restarted = True
+            st = None
+        if st is not None:
+            up = st.get("uptime_s")
+            restarted = (restarted or (isinstance(up, int) and up < (old_uptime or 0))
+                         or st.get("ota_state") == "pending_verify")  # only a new boot verifies
+            if restarted and st.get("app_sha256") == digest and st.get("ota_state") == "valid":
+                return
+        time.sleep(0.1)  # polling a remote node
+    sys.exit(f"{ip} does not run the image sent (sha256 {digest[:12]}…): not a verified update")
+
+
+def curl_auth(ip: str, sha: str, length: int) -> str:
+    """The Authorization header a script with curl would send (contract A when announced)."""
+    from ruview_cli.ota.client import (AUTH_HMAC, bearer_authorization, fetch_nonce,
+                                       fetch_status, hmac_authorization)
+
+    if fetch_status(ip).get("auth") == AUTH_HMAC:
+        return hmac_authorization(PSK, fetch_nonce(ip), sha, length)
+    return bearer_authorization(PSK)
 
 
 def throughput(tmp: str, env: dict, reps: int) -> None:
@@ -62,7 +91,7 @@ def throughput(tmp: str, env: dict, reps: int) -> None:
     if not curl:
         sys.exit("curl is needed for the baseline: apt-get install curl")
     fl = SimFleet(FleetOptions(nodes=1, psk=PSK, first_host=0xBB00, stream=False, pty=False,
-                               mdns_interface="127.0.0.1", selftest_delay_s=0.2))
+                               mdns_interface="127.0.0.1"))
     fl.start()
     try:
         node = fl.nodes[0]
@@ -72,27 +101,28 @@ def throughput(tmp: str, env: dict, reps: int) -> None:
         with open(path, "wb") as fh:
             fh.write(image)
         sha = hashlib.sha256(image).hexdigest()
+        from ruview_cli.ota.client import fetch_status
+
         ours, base = [], []
         for _ in range(reps):
-            boots = node.boot_count
             doc, _wall = ruview(path, node.ip, "--reinstall", "--allow-downgrade", env=env)
             n = doc["nodes"][0]
-            if n["outcome"] != "updated":
-                sys.exit(f"ruview ota: {n['outcome']}: {n['message']}")
+            if n["outcome"] != "updated" or n["verified"] != "digest":
+                sys.exit(f"ruview ota: {n['outcome']} (verified: {n['verified']}): {n['message']}")
             ours.append(n["bytes_sent"] / n["upload_seconds"])
-            wait_valid(node, boots)
-            boots = node.boot_count
+            wait_verified(node.ip, sha)
+            uptime = fetch_status(node.ip).get("uptime_s")
             r = subprocess.run([curl, "-sS", "-o", "/dev/null", "-w", "%{http_code} %{time_total}",
                                 "--data-binary", f"@{path}", "-H", "Expect:",
                                 "-H", "Content-Type: application/octet-stream",
-                                "-H", f"Authorization: Bearer {PSK}",
+                                "-H", f"Authorization: {curl_auth(node.ip, sha, len(image))}",
                                 "-H", f"X-Image-SHA256: {sha}", f"http://{node.ip}:8032/ota"],
                                capture_output=True, text=True, timeout=120)
             code, secs = r.stdout.split()
             if code != "200":
                 sys.exit(f"curl upload answered {code}")
+            wait_verified(node.ip, sha, uptime if uptime is not None else 1 << 30)
             base.append(len(image) / float(secs))
-            wait_valid(node, boots)
         o, b = statistics.median(ours), statistics.median(base)
         print(f"upload throughput, {len(image)} B image, {reps} alternating runs each "
               f"(median / best; the emulated node's 1 KB read loop bounds both clients):")
@@ -141,7 +171,7 @@ def client_ceiling(tmp: str, reps: int) -> None:
         port = int(sink.stdout.readline())
         ours, base = [], []
         for _ in range(reps):
-            r = upload_image("127.0.0.1", port, data, "k", "0" * 64)
+            r = upload_image("127.0.0.1", port, data, "Bearer k", "0" * 64)
             ours.append(len(data) / r.seconds)
             out = subprocess.run([shutil.which("curl"), "-sS", "-o", "/dev/null", "-w",
                                   "%{time_total}", "--data-binary", f"@{path}", "-H", "Expect:",
@@ -160,7 +190,7 @@ def client_ceiling(tmp: str, reps: int) -> None:
 
 def rollout(tmp: str, env: dict, nodes: int, parallel: int = 4) -> None:
     opts = dict(psk=PSK, stream=False, pty=False, mdns_interface="127.0.0.1",
-                selftest_delay_s=1.0, faults=NodeFaults(throttle_kbps=100))
+                faults=NodeFaults(throttle_kbps=100))
     path = os.path.join(tmp, "r.bin")
     with open(path, "wb") as fh:
         fh.write(build_app_image("0.9.1", size=150_000))
@@ -169,7 +199,8 @@ def rollout(tmp: str, env: dict, nodes: int, parallel: int = 4) -> None:
     try:
         doc, _ = ruview(path, one.nodes[0].ip, env=env)
         single = doc["nodes"][0]["seconds"]
-        assert doc["nodes"][0]["outcome"] == "updated", doc
+        if doc["nodes"][0]["verified"] != "digest":
+            sys.exit(f"single-node update not verified by digest: {doc['nodes'][0]}")
     finally:
         one.stop()
     fl = SimFleet(FleetOptions(nodes=nodes, first_host=0xBC00, **opts))
@@ -177,9 +208,11 @@ def rollout(tmp: str, env: dict, nodes: int, parallel: int = 4) -> None:
     try:
         doc, wall = ruview(path, *[n.ip for n in fl.nodes], "--max-parallel", str(parallel),
                            env=env)
-        outcomes = {n["outcome"] for n in doc["nodes"]}
-        if outcomes != {"updated"}:
-            sys.exit(f"rollout outcomes: {outcomes}")
+        verified = sum(1 for n in doc["nodes"]
+                       if n["outcome"] == "updated" and n["verified"] == "digest")
+        if verified != nodes:
+            sys.exit(f"only {verified} of {nodes} nodes verified by digest: "
+                     f"{ {n['outcome'] for n in doc['nodes']} }")
     finally:
         fl.stop()
     ideal = math.ceil(nodes / parallel) * single
@@ -187,6 +220,7 @@ def rollout(tmp: str, env: dict, nodes: int, parallel: int = 4) -> None:
           f"waves {[len(w['nodes']) for w in doc['plan']]}:")
     print(f"  single node  {single:6.2f} s")
     print(f"  ideal        {ideal:6.2f} s   (ceil({nodes}/{parallel}) x single)")
+    print(f"  verified     {verified} of {nodes} nodes run the exact image (digest)")
     print(f"  total        {wall:6.2f} s")
     print(f"  ratio        {wall / ideal:6.3f}   (goal <= 1.2)")
 

@@ -136,7 +136,7 @@ class Demo:
         first = free_first_host(DEMO_NODES)
         options = FleetOptions(nodes=DEMO_NODES, target=("127.0.0.1", self.rx_port), psk=self.psk,
                                mdns_interface=self.interface, first_host=first,
-                               scenario="breathing", selftest_delay_s=1.0, seed=DEMO_SEED)
+                               scenario="breathing", seed=DEMO_SEED)
         self.fleet = SimFleet(options)
         t0 = time.monotonic()
         self.nodes = self.fleet.start()
@@ -170,13 +170,16 @@ class Demo:
 
         node = self.nodes[0]
         sim_node = self.fleet.nodes[0]
+        boots = sim_node.boot_count
         result = provision_port(node["serial_url"], {"vital_int": 500, "zone_name": "demo-lab"},
                                 yes=True, reset_node=True)
-        up = sim_node.wait_for(lambda n: n.state == "running" and n.config.vital_int == 500, 15.0)
+        # The reset that follows the write boots the node again, which reads its new NVS.
+        up = sim_node.wait_for(lambda n: n.state == "running" and n.boot_count > boots, 15.0)
         changed = ", ".join(f"{d['key']}" for d in _diff_rows(result.diff)) or "nothing"
-        return StepResult("provision", bool(up),
+        held = _stored_value(sim_node, "csi_cfg", "vital_int")
+        return StepResult("provision", bool(up) and held == 500,
                           f"node {node['node_id']} over {node['serial_url']}: changed {changed}; "
-                          f"rebooted with vital_int={sim_node.config.vital_int} ms",
+                          f"rebooted, its NVS holds vital_int={held} ms",
                           {"mac": result.mac, "chip": result.chip})
 
     def ota(self) -> StepResult:
@@ -227,6 +230,16 @@ class Demo:
         return StepResult("tail", ok,
                           f"{len(nodes)} nodes streamed for {self.tail_seconds:.0f} s; "
                           f"{len(with_vitals)} sent vitals", {"summary": summary})
+
+
+def _stored_value(sim_node: Any, namespace: str, key: str) -> Any:
+    """What the node's flash holds for one NVS key (read as the chip's flash reads)."""
+    from ruview_cli.config.nvs import read_nvs
+    from ruview_cli.sim.partitions import LAYOUT_8MB, by_name
+
+    part = by_name(LAYOUT_8MB, "nvs")
+    value = read_nvs(sim_node.flash.read(part.offset, part.size)).get(namespace, {}).get(key)
+    return getattr(value, "value", None)
 
 
 def _diff_rows(diff: Any) -> list[dict]:

@@ -9,6 +9,14 @@ EXIT_USAGE = 2
 EXIT_PARTIAL = 3
 
 
+def fleet_exit_code(succeeded: int, total: int) -> int:
+    """The one rule for commands that act on several nodes: 0 when every node succeeded,
+    1 when none did, 3 (partial) when some did and some did not."""
+    if succeeded >= total:
+        return EXIT_OK
+    return EXIT_PARTIAL if succeeded > 0 else EXIT_FAILED
+
+
 class RuviewError(Exception):
     """An expected failure. The CLI prints `message` and `fix`, never a traceback."""
 

@@ -49,12 +49,16 @@ class NodeStatus:
     uptime_s: int | None = None
     edge_tier: int | None = None
     reset_reason: str | None = None
+    chip_revision: int | None = None       # major*100+minor (contract A)
+    rollback_capable: bool | None = None   # False: the bootloader cannot roll back
+    auth: str | None = None                # "hmac-sha256"; None = Bearer only
     raw: dict = field(default_factory=dict, repr=False)
 
     @property
     def has_rollback(self) -> bool:
-        """True when the firmware can roll back (RuView 0.6.x cannot)."""
-        return self.flavor == FLAVOR_OURS
+        """True when the node can roll back: RuView 0.6.x cannot, nor ours on a bootloader
+        built without rollback (rollback_capable false)."""
+        return self.flavor == FLAVOR_OURS and self.rollback_capable is not False
 
     def to_json(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "raw"}
@@ -94,7 +98,11 @@ def parse_status(host: str, port: int, data: dict) -> NodeStatus:
         app_sha256=_opt_str(data.get("app_sha256")),
         ota_state=_opt_str(data.get("ota_state")), rollback=_opt_str(data.get("rollback")),
         uptime_s=_opt_int(data.get("uptime_s")), edge_tier=_opt_int(data.get("edge_tier")),
-        reset_reason=_opt_str(data.get("reset_reason")), raw=dict(data),
+        reset_reason=_opt_str(data.get("reset_reason")),
+        chip_revision=_opt_int(data.get("chip_revision")),
+        rollback_capable=(data["rollback_capable"] if isinstance(data.get("rollback_capable"),
+                                                                 bool) else None),
+        auth=_opt_str(data.get("auth")), raw=dict(data),
     )
 
 

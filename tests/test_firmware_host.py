@@ -19,7 +19,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SRC = REPO / "firmware" / "test"
 BUILD = SRC / "build-host"
-INSTALL_HINT = "apt-get install cmake libcmocka-dev clang"
+INSTALL_HINT = "apt-get install cmake libcmocka-dev libmbedtls-dev clang"
 
 
 def _run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess:
@@ -63,7 +63,7 @@ def test_firmware_core_host_suite():
                     f"{out[-12000:]}")
     # the suite really ran: the C tests and (with clang) the fuzzers
     ran = re.findall(r"Test\s+#\d+: (\S+) \.+\s+Passed", out)
-    for name in ("config", "codec", "keyframe", "packets", "dsp", "ring"):
+    for name in ("config", "codec", "keyframe", "packets", "dsp", "ring", "glue", "boot_order"):
         assert name in ran, f"ctest did not run {name}:\n{out}"
     cache = (BUILD / "CMakeCache.txt").read_text()
     if re.search(r"CMAKE_C_COMPILER:\w+=.*clang", cache):

@@ -4,7 +4,6 @@ node over socket:// with esptool's real code; the node boots the new app, NVS su
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -50,8 +49,8 @@ def make_build(root: Path, version="0.8.0", chip="esp32s3", extra: dict | None =
 
 
 @pytest.fixture
-def node():
-    fl = SimFleet(FleetOptions(nodes=1, psk=PSK, first_host=0xB900 + os.getpid() % 200,
+def node(loopback):
+    fl = SimFleet(FleetOptions(nodes=1, psk=PSK, first_host=loopback.hosts(1),
                                stream=False, pty=False, mdns_interface="127.0.0.1"))
     fl.start()
     yield fl, fl.nodes[0], fl.describe(0)["serial_url"]
@@ -66,10 +65,19 @@ def nvs_bytes(n) -> bytes:
     return n.flash.read(*NVS)
 
 
+def provisioned(n) -> dict:
+    """What the user provisioned (csi_cfg, security) as the node's NVS holds it; the firmware
+    keeps its own records in other namespaces, which it may rewrite at every boot."""
+    from ruview_cli.config.nvs import read_nvs
+
+    held = read_nvs(nvs_bytes(n))
+    return {ns: {k: v.value for k, v in held.get(ns, {}).items()} for ns in ("csi_cfg", "security")}
+
+
 def test_flash_boots_new_app_and_keeps_nvs(node, tmp_path):
     fl, n, url = node
     build = make_build(tmp_path)
-    before = nvs_bytes(n)
+    before = provisioned(n)
     r = run(str(build), "--port", url, "--json")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
@@ -77,22 +85,19 @@ def test_flash_boots_new_app_and_keeps_nvs(node, tmp_path):
     assert [f["role"] for f in doc["written"]] == ["bootloader", "partition-table", "otadata",
                                                   "app"]
     assert n.wait_for(lambda x: x.state == "running" and x.version == "0.8.0", 10)
-    assert nvs_bytes(n) == before and n.ota_psk == PSK
+    assert provisioned(n) == before and before["security"]["ota_psk"] == PSK
     app = (build / "ruview.bin").read_bytes()
     assert n.flash.read(0x20000, len(app)) == app
 
 
 def test_flash_after_ota_to_slot_1_boots_the_flashed_slot(node, tmp_path):
     """otadata is reset by the flash, so the bootloader leaves ota_1 for the new ota_0."""
-    import hashlib
-    import requests
+    from ota_upload import signed_upload
 
     fl, n, url = node
     img = build_app_image("0.7.5")
     n.ota_reboot_delay_s = 0.05
-    r = requests.post(f"http://{n.ip}:8032/ota", data=img, timeout=20,
-                      headers={"Authorization": f"Bearer {PSK}",
-                               "X-Image-SHA256": hashlib.sha256(img).hexdigest()})
+    r = signed_upload(f"http://{n.ip}:8032", img, PSK, timeout=20)
     assert r.status_code == 200
     assert n.wait_for(lambda x: x.version == "0.7.5" and x.ota_state == "valid", 15)
     r = run(str(make_build(tmp_path)), "--port", url)
@@ -107,18 +112,18 @@ def test_erase_config_wipes_nvs(node, tmp_path):
     r = run(str(make_build(tmp_path)), "--port", url, "--erase-config")
     assert r.returncode == 0, r.stderr
     assert n.wait_for(lambda x: x.state == "running" and x.version == "0.8.0", 10)
-    assert nvs_bytes(n) == b"\xff" * NVS[1] and n.ota_psk == ""
+    assert provisioned(n) == {"csi_cfg": {}, "security": {}}
 
 
 def test_nvs_image_in_build_is_not_written_without_erase_config(node, tmp_path):
     fl, n, url = node
-    before = nvs_bytes(n)
+    before = provisioned(n)
     build = make_build(tmp_path, extra={"0x9000": ("nvs.bin", b"\x00" * NVS[1])})
     r = run(str(build), "--port", url)
     assert r.returncode == 0, r.stderr
     assert "overlaps the NVS partition" in r.stderr
     assert n.wait_for(lambda x: x.state == "running" and x.version == "0.8.0", 10)
-    assert nvs_bytes(n) == before
+    assert provisioned(n) == before
 
 
 def test_not_a_build_dir_and_wrong_chip_are_usage_errors(tmp_path):

@@ -6,7 +6,6 @@ this process on their own 127.0.x.y addresses with real HTTP servers, A/B slots 
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import shutil
@@ -15,28 +14,27 @@ import subprocess
 import pytest
 
 from ruview_cli.sim.appimage import build_app_image
+from ruview_cli.sim.faults import NodeFaults
 from ruview_cli.sim.fleet import SimFleet, FleetOptions
 
 PSK = "e2e-ota-key-0123456789"
 RUVIEW = shutil.which("ruview")
-# Our own address block (127.0.176.0+), away from other tests' fleets.
-_hosts = itertools.count(0xB000 + (os.getpid() % 16) * 256, 16)
 
 
 @pytest.fixture
-def fleet():
+def fleet(loopback):
     fleets = []
 
-    def make(nodes=1, flavor="ours", psk=PSK, **faults):
-        fl = SimFleet(FleetOptions(nodes=nodes, flavor=flavor, psk=psk, first_host=next(_hosts),
+    def make(nodes=1, flavor="ours", psk=PSK, seed=0, **faults):
+        # Faults from power-on: a link fault puts the emulator between client and firmware.
+        fl = SimFleet(FleetOptions(nodes=nodes, flavor=flavor, psk=psk,
+                                   first_host=loopback.hosts(nodes), seed=seed,
                                    mdns_interface="127.0.0.1", stream=False, pty=False,
-                                   selftest_delay_s=0.2))
+                                   faults=NodeFaults(**faults)))
         fleets.append(fl)
         fl.start()
         for node in fl.nodes:
             node.ota_reboot_delay_s = 0.1
-            for name, value in faults.items():
-                setattr(node.faults, name, value)
         return fl
 
     yield make
@@ -94,9 +92,14 @@ def test_update_succeeds_and_new_version_runs(fleet, env, image, flavor):
     assert node["outcome"] == "updated"
     assert node["version_after"] == "0.7.1" and fl.nodes[0].version == "0.7.1"
     if flavor == "ours":
+        # proven by the digest, authenticated without sending the key
+        assert node["verified"] == "digest" and node["auth"] == "hmac-sha256"
         assert fl.nodes[0].ota_state == "valid" and node["warning"] is None
+        assert node["rollback_capable"] is True
     else:
-        assert "no rollback" in node["warning"]
+        assert node["verified"] == "version" and "version only" in node["message"]
+        assert "no rollback" in node["warning"] and "in clear" in node["warning"]
+        assert node["auth"] == "bearer" and node["rollback_capable"] is False
     # The same version again is skipped, not re-sent.
     r, doc = ota(env, image("0.7.1"), addr(fl))
     assert r.returncode == 0 and doc["nodes"][0]["outcome"] == "skipped"
@@ -146,7 +149,7 @@ def test_missing_key_on_our_side_fails_before_upload(fleet, env, image):
 
 
 @pytest.mark.parametrize("kind", ["other_chip", "corrupt", "truncated"])
-def test_bad_image_refused_before_any_network_io(env, image, tmp_path, kind):
+def test_bad_image_refused_before_any_network_io(env, image, tmp_path, kind, loopback):
     if kind == "other_chip":
         path = image("0.7.1", chip_id=5)
         expect = "ESP32-C3"
@@ -160,10 +163,26 @@ def test_bad_image_refused_before_any_network_io(env, image, tmp_path, kind):
             expect = "truncated"
         path = str(tmp_path / f"{kind}.bin")
         open(path, "wb").write(bytes(data))
-    # Port 9 on 127.0.0.1 has no listener: any network attempt would say "unreachable".
-    r, doc = ota(env, path, "127.0.0.1:9")
-    assert r.returncode == 1 and doc is None
-    assert expect in r.stderr and "unreachable" not in r.stderr
+    # A fresh address has no listener: any network attempt would say "unreachable".
+    r, doc = ota(env, path, f"{loopback.addr()}:9")
+    assert r.returncode == 1 and expect in r.stderr and "unreachable" not in r.stderr
+    # --json: the error as a JSON object on stdout too (issue 11.4)
+    assert doc["ok"] is False and expect in doc["error"] and doc["fix"]
+    assert doc["exit_code"] == 1
+
+
+def test_every_failure_path_gives_a_json_error(env, image, tmp_path, loopback):
+    """--json failures before any node is touched: usage errors and file errors alike."""
+    for args, code in (([str(tmp_path / "missing.bin"), f"{loopback.addr()}:9"], 2),
+                       ([image("0.7.1")], 2),
+                       (["--resume"], 2),
+                       ([image("0.7.1"), f"{loopback.addr()}:9", "--max-parallel", "0"], 2),
+                       ([image("0.7.1"), f"{loopback.addr()}:9", "--wave", "0%"], 2),
+                       ([image("0.7.1"), "no-such-node"], 2)):
+        r, doc = ota(env, *args)
+        assert r.returncode == code, (args, r.stderr)
+        assert doc is not None and doc["ok"] is False and doc["error"], args
+        assert doc["exit_code"] == code
 
 
 def test_image_larger_than_node_limit_is_refused_unsent(fleet, env, image):
@@ -226,13 +245,15 @@ def test_failed_new_firmware_is_reported_as_rolled_back(fleet, env, image, fault
     assert doc["nodes"][0]["bytes_sent"] > 0 and fl.nodes[0].version == "0.7.0"
 
 
-def test_crash_loop_on_06_reports_unreachable_and_reflash(fleet, env, image):
+def test_crash_loop_on_06_reports_unknown_and_reflash(fleet, env, image):
     fl = fleet(1, "ruview-0.6", crash_loop=True)
     r, doc = ota(env, image("0.7.1"), addr(fl), node_timeout=3)
     assert r.returncode == 1
     node = doc["nodes"][0]
-    assert node["outcome"] == "unreachable"
-    assert "ruview flash" in node["fix"] and "no rollback" in node["warning"]
+    assert node["outcome"] == "unknown" and "not seen after 3 s" in node["message"]
+    assert node["version_after"] is None
+    assert "ruview status" in node["fix"] and "ruview flash" in node["fix"]
+    assert "no rollback" in node["warning"]
 
 
 # --- fleets -----------------------------------------------------------------------------------
@@ -296,6 +317,6 @@ def test_unknown_target_and_no_targets_are_usage_errors(env, image):
     assert r.returncode == 2 and "no nodes given" in r.stderr
 
 
-def test_unreachable_node(env, image):
-    r, doc = ota(env, image("0.7.1"), "127.0.0.1:9")
+def test_unreachable_node(env, image, loopback):
+    r, doc = ota(env, image("0.7.1"), f"{loopback.addr()}:9")
     assert r.returncode == 1 and doc["nodes"][0]["outcome"] == "unreachable"

@@ -81,6 +81,13 @@ def test_halt_rule():
     assert not P.should_halt(100, 0)  # 0 = never halt
 
 
+def test_one_partial_failure_rule():
+    from ruview_cli.errors import fleet_exit_code
+
+    assert [fleet_exit_code(ok, 3) for ok in (3, 2, 1, 0)] == [0, 3, 3, 1]
+    assert P.exit_code({"a": "updated", "b": "unknown"}) == 3
+
+
 def test_exit_codes():
     assert P.exit_code({"a": "updated", "b": "skipped"}) == 0
     assert P.exit_code({"a": "rolled_back", "b": "untouched"}) == 1
@@ -150,7 +157,19 @@ def test_chip_mismatch(info):
 
 def test_chip_revision_range_when_the_node_reports_it():
     img = inspect_image(build_app_image("0.7.1", min_rev=1, max_rev=99))  # v0.1 .. v0.99
-    assert check_image_for_node(img, {"version": "0.7.0", "chip_rev": 0}).action == "refuse"
-    assert "v0.0" in check_image_for_node(img, {"version": "0.7.0", "chip_rev": 0}).reason
-    assert check_image_for_node(img, {"version": "0.7.0", "chip_rev": 2}).action == "update"
-    assert check_image_for_node(img, {"version": "0.7.0", "chip_rev": 100}).action == "refuse"
+    low = check_image_for_node(img, {"version": "0.7.0", "chip_revision": 0})
+    assert low.action == "refuse" and "v0.0" in low.reason and "v0.1" in low.reason
+    assert "Minimum Supported ESP32-S3 Revision" in low.fix
+    assert check_image_for_node(img, {"version": "0.7.0", "chip_revision": 2}).action == "update"
+    assert check_image_for_node(img, {"version": "0.7.0", "chip_revision": 100}).action \
+        == "refuse"
+
+
+def test_exact_image_already_running_is_skipped_by_digest():
+    img = inspect_image(build_app_image("0.7.1"))
+    other = inspect_image(build_app_image("0.7.1", time="13:00:00"))
+    assert check_image_for_node(img, {"version": "0.7.1", "app_sha256": img.sha256}).action \
+        == "skip"
+    same_version = check_image_for_node(img, {"version": "0.7.1", "app_sha256": other.sha256},
+                                        reinstall=True)
+    assert same_version.action == "update"

@@ -156,3 +156,4 @@ def test_sim_cli_rejects_bad_options_before_starting():
     r = subprocess.run(["ruview", "sim", "--nodes", "1", "--fault", "gremlins"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "unknown fault" in r.stderr
+

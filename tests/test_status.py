@@ -19,10 +19,10 @@ SEED = 7000 + os.getpid() % 1000
 
 
 @pytest.fixture(scope="module")
-def nodes():
-    ours = SimFleet(FleetOptions(nodes=2, flavor="ours", first_host=211 * 256 + 10, seed=SEED,
+def nodes(loopback):
+    ours = SimFleet(FleetOptions(nodes=2, flavor="ours", first_host=loopback.hosts(2), seed=SEED,
                                  pty=False, stream=False, mdns_interface="127.0.0.1"))
-    old = SimFleet(FleetOptions(nodes=1, flavor="ruview-0.6", first_host=211 * 256 + 20,
+    old = SimFleet(FleetOptions(nodes=1, flavor="ruview-0.6", first_host=loopback.hosts(1),
                                 seed=SEED + 1, pty=False, stream=False))
     try:
         a, b = ours.start(), old.start()
@@ -105,6 +105,10 @@ def test_status_table_json_and_exit_codes(nodes, tmp_path):
     assert rows[a["ip"]]["name"] == "kitchen" and rows[a["ip"]]["ota_state"] == "valid"
     assert rows[b["ip"]]["running_partition"] == "ota_0" and rows[b["ip"]]["uptime_s"] >= 0
     assert rows[old["ip"]]["flavor"] == "ruview-0.6" and rows[old["ip"]]["rollback"] is None
+    # who can roll back, how a node authenticates, which chip revision it has (contract A)
+    assert rows[a["ip"]]["rollback_capable"] is True and rows[a["ip"]]["auth"] == "hmac-sha256"
+    assert isinstance(rows[a["ip"]]["chip_revision"], int)
+    assert rows[old["ip"]]["rollback_capable"] is False and rows[old["ip"]]["auth"] is None
     assert all(row["ok"] for row in rows.values())
 
     dead = f"127.0.0.1:{closed_port()}"

@@ -11,6 +11,7 @@
 #include "csi_rx.h"
 #include "http_ota.h"
 #include "mdns_adv.h"
+#include "net_stack.h"
 #include "node_info.h"
 #include "ota_history.h"
 #include "power.h"
@@ -48,10 +49,11 @@ void app_main(void)
              s_info.mac_str);
     ota_history_boot();
 
+    net_stack_start();               /* lwIP + event loop: before any socket (net_stack.h) */
     udp_sender_start(&s_cfg);        /* disabled, not fatal, when target_ip is invalid */
     csi_rx_start(&s_cfg);            /* DSP task on core 1, before CSI can arrive */
-    wifi_sta_start(&s_cfg);          /* netif + event loop + WiFi + CSI callback */
-    http_ota_start(&s_cfg, &s_info); /* needs the netif from wifi_sta_start */
+    wifi_sta_start(&s_cfg);          /* WiFi netif + driver + CSI callback */
+    http_ota_start(&s_cfg, &s_info); /* the self-test checks that it runs */
     mdns_adv_start(&s_cfg, &s_info);
     power_start(&s_cfg);
     self_test_start();               /* only after an OTA boot (pending verify) */

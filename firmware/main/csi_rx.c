@@ -4,10 +4,14 @@
 #include <string.h>
 
 #include "esp_log.h"
+#include "esp_pm.h"
+#include "esp_task_wdt.h"
 #include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
+#include "sdkconfig.h"
 
+#include "csi_gate.h"
 #include "ruview_edge.h"
 #include "rv_packets.h"
 #include "rv_ring.h"
@@ -27,6 +31,8 @@ static rv_edge_t  s_edge;
 static rv_out_t   s_out;
 static int8_t     s_scratch[RV_MAX_IQ_BYTES];   /* producer only: sanitised copy */
 
+static rv_csi_gate_t s_gate;         /* early rate gate, first thing in the callback */
+static esp_pm_lock_handle_t s_cpu_lock; /* CPU at max frequency while the DSP works */
 static TaskHandle_t s_dsp_task;
 static uint8_t s_filter_mac[6];
 static bool    s_filter_on;
@@ -44,6 +50,9 @@ void csi_rx_callback(void *ctx, wifi_csi_info_t *info)
     }
     if (s_filter_on && memcmp(info->mac, s_filter_mac, 6) != 0) {
         return;
+    }
+    if (!rv_csi_gate_admit(&s_gate, (uint64_t)esp_timer_get_time())) {
+        return;   /* over CONFIG_RUVIEW_CSI_MAX_HZ: counted, nothing else done */
     }
     rv_frame_t f = {
         .iq = info->buf,
@@ -96,16 +105,27 @@ static void dsp_task(void *arg)
     int64_t  health_at = esp_timer_get_time() + HEALTH_PERIOD_US;
     uint32_t health_frames = 0;
     rv_frame_t f;
+    /* The task watchdog (panic, sdkconfig.defaults) reboots a DSP task that stops looping,
+     * which on a pending-verify image also means rollback. */
+    if (esp_task_wdt_add(NULL) != ESP_OK) {
+        ESP_LOGE(TAG, "esp_task_wdt_add failed: the DSP task is not watched");
+    }
 
     for (;;) {
         /* Wake on a frame, or at least every 100 ms for HEALTH and loss reporting. */
         ulTaskNotifyTake(pdTRUE, pdMS_TO_TICKS(100));
+        esp_task_wdt_reset();
 
         uint32_t lost = rv_ring_take_dropped(&s_ring);
         if (lost > 0) {
             rv_edge_note_loss(&s_edge, lost);   /* next frame goes out as a raw keyframe */
         }
+        bool locked = false;
         while (rv_ring_peek(&s_ring, &f)) {
+            if (!locked && s_cpu_lock != NULL) {
+                /* With CONFIG_PM_ENABLE the CPU idles at min_freq; the DSP needs max. */
+                locked = esp_pm_lock_acquire(s_cpu_lock) == ESP_OK;
+            }
             int n = rv_edge_process(&s_edge, &f, &s_out);
             rv_ring_release(&s_ring);
             health_frames++;
@@ -115,6 +135,9 @@ static void dsp_task(void *arg)
                     rv_edge_note_loss(&s_edge, 1);
                 }
             }
+        }
+        if (locked) {
+            esp_pm_lock_release(s_cpu_lock);
         }
 
         int64_t now = esp_timer_get_time();
@@ -137,6 +160,12 @@ void csi_rx_start(const node_config_t *cfg)
                  s_filter_mac[5]);
     }
     rv_ring_init(&s_ring);
+    rv_csi_gate_init(&s_gate, CONFIG_RUVIEW_CSI_MAX_HZ, CONFIG_RUVIEW_CSI_BURST);
+    esp_err_t err = esp_pm_lock_create(ESP_PM_CPU_FREQ_MAX, 0, "rv_dsp", &s_cpu_lock);
+    if (err != ESP_OK) {
+        s_cpu_lock = NULL;   /* ESP_ERR_NOT_SUPPORTED without CONFIG_PM_ENABLE: nothing to hold */
+        ESP_LOGW(TAG, "esp_pm_lock_create: %s", esp_err_to_name(err));
+    }
     rv_edge_init(&s_edge, &cfg->edge);
     BaseType_t ok = xTaskCreatePinnedToCore(dsp_task, "rv_dsp", DSP_TASK_STACK, NULL,
                                             DSP_TASK_PRIO, &s_dsp_task, DSP_TASK_CORE);
@@ -148,6 +177,11 @@ void csi_rx_start(const node_config_t *cfg)
 uint32_t csi_rx_frames(void)
 {
     return atomic_load_explicit(&s_frames, memory_order_relaxed);
+}
+
+uint32_t csi_rx_gate_dropped(void)
+{
+    return rv_csi_gate_dropped(&s_gate);
 }
 
 uint32_t csi_rx_dropped(void)

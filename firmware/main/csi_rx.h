@@ -15,5 +15,7 @@ void csi_rx_start(const node_config_t *cfg);
 void csi_rx_callback(void *ctx, wifi_csi_info_t *info);
 /* CSI reports accepted into the ring since boot (the self-test's "CSI arriving"). */
 uint32_t csi_rx_frames(void);
+/* CSI reports dropped by the early rate gate (over CONFIG_RUVIEW_CSI_MAX_HZ), since boot. */
+uint32_t csi_rx_gate_dropped(void);
 /* CSI reports lost because the ring was full, since boot. */
 uint32_t csi_rx_dropped(void);

@@ -5,13 +5,16 @@
 #include <string.h>
 
 #include "esp_app_desc.h"
+#include "esp_chip_info.h"
 #include "esp_image_format.h"
 #include "esp_log.h"
 #include "esp_mac.h"
 #include "esp_ota_ops.h"
 #include "esp_partition.h"
-#include "mbedtls/sha256.h"
 #include "sdkconfig.h"
+
+#include "ota_crypto.h"
+#include "rollback_policy.h"
 
 static const char *TAG = "node_info";
 
@@ -29,23 +32,49 @@ static bool running_image_sha256(uint8_t out[32])
         md.image_len > p->size) {
         return false;
     }
-    mbedtls_sha256_context sha;
-    mbedtls_sha256_init(&sha);
-    mbedtls_sha256_starts(&sha, 0);
+    rv_sha256_t sha;
+    rv_sha256_begin(&sha);
     uint8_t buf[1024];
     bool ok = true;
     for (uint32_t off = 0; off < md.image_len && ok; off += sizeof(buf)) {
         size_t n = md.image_len - off < sizeof(buf) ? md.image_len - off : sizeof(buf);
         ok = esp_partition_read(p, off, buf, n) == ESP_OK;
         if (ok) {
-            mbedtls_sha256_update(&sha, buf, n);
+            rv_sha256_update(&sha, buf, n);
         }
     }
     if (ok) {
-        mbedtls_sha256_finish(&sha, out);
+        return rv_sha256_finish(&sha, out);
     }
-    mbedtls_sha256_free(&sha);
-    return ok;
+    rv_sha256_discard(&sha);
+    return false;
+}
+
+/* See rollback_policy.h for why these facts decide it. */
+static bool rollback_capable(void)
+{
+    rv_rollback_facts_t f = { 0 };
+#ifdef CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE
+    f.app_rollback_enabled = true;
+#endif
+    const esp_partition_t *running = esp_ota_get_running_partition();
+    esp_ota_img_states_t st;
+    if (running != NULL && esp_ota_get_state_partition(running, &st) == ESP_OK) {
+        f.running_new = st == ESP_OTA_IMG_NEW;
+        f.running_pending = st == ESP_OTA_IMG_PENDING_VERIFY;
+    }
+    esp_bootloader_desc_t bd;
+    if (esp_ota_get_bootloader_description(NULL, &bd) == ESP_OK) {
+        f.bootloader_desc_found = true;
+        f.bootloader_version = bd.version;
+    }
+    bool capable = rv_rollback_capable(&f);
+    if (!capable) {
+        ESP_LOGW(TAG, "this bootloader cannot roll back a failed update (bootloader version "
+                 "%lu%s): flash once over USB (ruview flash) to install one that can",
+                 (unsigned long)f.bootloader_version, f.running_new ? ", OTA state NEW" : "");
+    }
+    return capable;
 }
 
 void node_info_init(node_info_t *info, uint8_t node_id)
@@ -56,6 +85,10 @@ void node_info_init(node_info_t *info, uint8_t node_id)
     snprintf(info->mac_str, sizeof(info->mac_str), "%02x:%02x:%02x:%02x:%02x:%02x",
              m[0], m[1], m[2], m[3], m[4], m[5]);
     strlcpy(info->chip, CONFIG_IDF_TARGET, sizeof(info->chip));
+    esp_chip_info_t ci;
+    esp_chip_info(&ci);
+    info->chip_revision = ci.revision;
+    info->rollback_capable = rollback_capable();
 
     const esp_app_desc_t *app = esp_app_get_description();
     strlcpy(info->version, app->version, sizeof(info->version));

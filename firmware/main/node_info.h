@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct {
@@ -13,6 +14,9 @@ typedef struct {
     char    version[32];     /* esp_app_desc_t.version, from version.txt */
     char    project_name[32];
     char    app_sha256[65];  /* hex SHA-256 of the running image file, "" if unknown */
+    uint16_t chip_revision;  /* major*100 + minor, as esp_chip_info() and the image header */
+    bool    rollback_capable;/* the running bootloader rolls back a failed update
+                                (rollback_policy.h) */
     char    hostname[24];    /* "ruview-<6 hex of MAC>" */
     char    instance[40];    /* "ruview-<node_id>-<last 4 hex of MAC>" */
 } node_info_t;

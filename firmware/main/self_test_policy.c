@@ -2,6 +2,9 @@
 
 const char *rv_selftest_missing(const rv_selftest_limits_t *lim, const rv_selftest_obs_t *obs)
 {
+    if (!obs->http_ok) {
+        return "http";
+    }
     if (!obs->wifi_up) {
         return "wifi";
     }

@@ -1,6 +1,6 @@
 /*
- * The post-OTA self-test verdict as a pure function (no ESP-IDF header): a candidate to move
- * into components/ruview_edge so the host tests cover it. self_test.c feeds it observations.
+ * The post-OTA self-test verdict as a pure function (no ESP-IDF header; host-tested).
+ * self_test.c feeds it observations and acts on the verdict.
  */
 #ifndef RV_SELF_TEST_POLICY_H
 #define RV_SELF_TEST_POLICY_H
@@ -20,6 +20,8 @@ typedef struct {
     uint32_t csi_frames;
     uint32_t udp_ok;
     bool     telemetry_enabled;/* false when target_ip is invalid: UDP cannot be judged */
+    bool     http_ok;          /* the HTTP/OTA server started: without it the node could only
+                                  be recovered over USB once marked valid */
 } rv_selftest_obs_t;
 
 typedef enum {
@@ -35,8 +37,13 @@ typedef enum {
 rv_selftest_verdict_t rv_selftest_decide(const rv_selftest_limits_t *lim,
                                          const rv_selftest_obs_t *obs);
 
-/* Human-readable name of the first unmet condition ("wifi", "csi", "udp") or "" when all hold;
+/* Human-readable name of the first unmet condition ("http", "wifi", "csi", "udp") or "" when
+ * all hold;
  * for the log line that explains a rollback. */
 const char *rv_selftest_missing(const rv_selftest_limits_t *lim, const rv_selftest_obs_t *obs);
+
+/* Attempts of esp_ota_mark_app_valid_cancel_rollback() before giving up (the app then stays
+ * pending; the next reset rolls back). */
+#define RV_SELFTEST_MARK_VALID_TRIES 3
 
 #endif

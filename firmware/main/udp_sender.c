@@ -12,7 +12,9 @@ static const char *TAG = "udp";
 
 #define ENOMEM_BACKOFF_US (100 * 1000)
 
-static int s_sock = -1;
+/* Published once by udp_sender_start (release) after s_dest is set; the DSP task reads it
+ * (acquire), so it never sees the socket before the destination. */
+static atomic_int s_sock = -1;
 static struct sockaddr_in s_dest;
 static int64_t s_backoff_until;     /* used by the sending task only */
 static atomic_uint s_sent, s_failed, s_dropped;
@@ -23,8 +25,8 @@ void udp_sender_start(const node_config_t *cfg)
         ESP_LOGE(TAG, "telemetry disabled: no valid target_ip");
         return;
     }
-    s_sock = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
-    if (s_sock < 0) {
+    int sock = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);   /* needs net_stack_start() */
+    if (sock < 0) {
         ESP_LOGE(TAG, "socket(): errno %d: telemetry disabled", errno);
         return;
     }
@@ -32,18 +34,20 @@ void udp_sender_start(const node_config_t *cfg)
     s_dest.sin_family = AF_INET;
     s_dest.sin_port = htons(cfg->target_port);
     memcpy(&s_dest.sin_addr.s_addr, cfg->target_addr, 4);   /* already network order */
+    atomic_store_explicit(&s_sock, sock, memory_order_release);
     ESP_LOGI(TAG, "telemetry to %u.%u.%u.%u:%u", cfg->target_addr[0], cfg->target_addr[1],
              cfg->target_addr[2], cfg->target_addr[3], cfg->target_port);
 }
 
 bool udp_sender_enabled(void)
 {
-    return s_sock >= 0;
+    return atomic_load_explicit(&s_sock, memory_order_acquire) >= 0;
 }
 
 udp_result_t udp_sender_send(const uint8_t *data, size_t len)
 {
-    if (s_sock < 0) {
+    int sock = atomic_load_explicit(&s_sock, memory_order_acquire);
+    if (sock < 0) {
         return UDP_DISABLED;
     }
     int64_t now = esp_timer_get_time();
@@ -51,7 +55,7 @@ udp_result_t udp_sender_send(const uint8_t *data, size_t len)
         atomic_fetch_add_explicit(&s_dropped, 1, memory_order_relaxed);
         return UDP_DROPPED;
     }
-    int r = sendto(s_sock, data, len, 0, (const struct sockaddr *)&s_dest, sizeof(s_dest));
+    int r = sendto(sock, data, len, 0, (const struct sockaddr *)&s_dest, sizeof(s_dest));
     if (r >= 0) {
         atomic_fetch_add_explicit(&s_sent, 1, memory_order_relaxed);
         return UDP_SENT;

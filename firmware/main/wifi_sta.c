@@ -1,5 +1,6 @@
 #include "wifi_sta.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include "esp_event.h"
@@ -10,7 +11,9 @@
 #include "freertos/FreeRTOS.h"
 #include "sdkconfig.h"
 
+#include "chan_policy.h"
 #include "csi_rx.h"
+#include "reconnect_policy.h"
 
 #ifndef CONFIG_ESP_WIFI_CSI_ENABLED
 #error "CONFIG_ESP_WIFI_CSI_ENABLED must be y (see sdkconfig.defaults)"
@@ -18,29 +21,21 @@
 
 static const char *TAG = "wifi";
 
-#define BACKOFF_FIRST_MS 1000u
-#define BACKOFF_MAX_MS   30000u
-
 static volatile bool s_up;
 static volatile uint8_t s_channel;
 static bool s_have_ssid;
-static uint32_t s_backoff_ms = BACKOFF_FIRST_MS;
+/* Last delay used; 0 = none since the last success. Event task and esp_timer task. */
+static atomic_uint s_backoff_ms;
 static esp_timer_handle_t s_reconnect_timer;
+/* Written by the event task and the reconnect timer, read by the hop timer. */
+static atomic_int s_link = RV_LINK_IDLE;
 
 /* Channel hopping (csi_cfg hop_count / chan_list / dwell_ms) */
 static esp_timer_handle_t s_hop_timer;
-static uint8_t s_hop_channels[6];
+static uint8_t s_hop_channels[sizeof(((node_config_t *)0)->chan_list)];
 static uint8_t s_hop_n;
 static uint8_t s_hop_i;
-
-static void reconnect_cb(void *arg)
-{
-    (void)arg;
-    esp_err_t err = esp_wifi_connect();
-    if (err != ESP_OK) {
-        ESP_LOGW(TAG, "esp_wifi_connect: %s", esp_err_to_name(err));
-    }
-}
+static uint32_t s_hop_dwell_ms;
 
 static void schedule_reconnect(void)
 {
@@ -48,14 +43,56 @@ static void schedule_reconnect(void)
     if (esp_timer_is_active(s_reconnect_timer)) {
         return;
     }
-    ESP_LOGI(TAG, "reconnecting in %lu ms", (unsigned long)s_backoff_ms);
-    esp_timer_start_once(s_reconnect_timer, (uint64_t)s_backoff_ms * 1000u);
-    s_backoff_ms = s_backoff_ms >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS : s_backoff_ms * 2u;
+    uint32_t delay_ms = rv_backoff_next(atomic_load(&s_backoff_ms));
+    atomic_store(&s_backoff_ms, delay_ms);
+    ESP_LOGI(TAG, "reconnecting in %lu ms", (unsigned long)delay_ms);
+    esp_err_t err = esp_timer_start_once(s_reconnect_timer, (uint64_t)delay_ms * 1000u);
+    if (err != ESP_OK) {
+        ESP_LOGE(TAG, "reconnect timer: %s", esp_err_to_name(err));
+    }
+}
+
+/* Every attempt either connects or schedules the next one: a failing esp_wifi_connect() is
+ * followed by no DISCONNECTED event, so it must retry by itself. */
+static void connect_now(void)
+{
+    atomic_store(&s_link, RV_LINK_CONNECTING);
+    esp_err_t err = esp_wifi_connect();
+    if (err != ESP_OK) {
+        ESP_LOGW(TAG, "esp_wifi_connect: %s", esp_err_to_name(err));
+        atomic_store(&s_link, RV_LINK_IDLE);
+        schedule_reconnect();
+    }
+}
+
+static void reconnect_cb(void *arg)
+{
+    (void)arg;
+    connect_now();
+}
+
+static void hop_start(void)
+{
+    if (s_hop_timer != NULL && !esp_timer_is_active(s_hop_timer) &&
+        esp_timer_start_periodic(s_hop_timer, (uint64_t)s_hop_dwell_ms * 1000u) != ESP_OK) {
+        ESP_LOGE(TAG, "channel hopping timer failed: staying on one channel");
+    }
+}
+
+static void hop_stop(void)
+{
+    if (s_hop_timer != NULL && esp_timer_is_active(s_hop_timer)) {
+        esp_timer_stop(s_hop_timer);
+    }
 }
 
 static void hop_cb(void *arg)
 {
     (void)arg;
+    /* esp_wifi.h: not while the station scans or connects. */
+    if (!rv_hop_allowed((rv_link_state_t)atomic_load(&s_link))) {
+        return;
+    }
     s_hop_i = (uint8_t)((s_hop_i + 1u) % s_hop_n);
     if (esp_wifi_set_channel(s_hop_channels[s_hop_i], WIFI_SECOND_CHAN_NONE) == ESP_OK) {
         s_channel = s_hop_channels[s_hop_i];
@@ -67,10 +104,12 @@ static void on_event(void *arg, esp_event_base_t base, int32_t id, void *data)
     (void)arg;
     if (base == WIFI_EVENT && id == WIFI_EVENT_STA_START) {
         if (s_have_ssid) {
-            esp_wifi_connect();
+            connect_now();
         }
     } else if (base == WIFI_EVENT && id == WIFI_EVENT_STA_DISCONNECTED) {
         const wifi_event_sta_disconnected_t *d = data;
+        atomic_store(&s_link, RV_LINK_IDLE);
+        hop_stop();
         s_up = false;
         ESP_LOGW(TAG, "disconnected (reason %u)", d != NULL ? (unsigned)d->reason : 0u);
         if (s_have_ssid) {
@@ -81,10 +120,12 @@ static void on_event(void *arg, esp_event_base_t base, int32_t id, void *data)
         if (c != NULL) {
             s_channel = c->channel;
         }
+        atomic_store(&s_link, RV_LINK_CONNECTED);
     } else if (base == IP_EVENT && id == IP_EVENT_STA_GOT_IP) {
         const ip_event_got_ip_t *ip = data;
         s_up = true;
-        s_backoff_ms = BACKOFF_FIRST_MS;
+        atomic_store(&s_backoff_ms, 0u);
+        hop_start();   /* associated and addressed: DHCP is not disturbed by a hop */
         ESP_LOGI(TAG, "got IP " IPSTR " on channel %u", IP2STR(&ip->ip_info.ip), s_channel);
     } else if (base == IP_EVENT && id == IP_EVENT_STA_LOST_IP) {
         s_up = false;
@@ -122,29 +163,38 @@ static void enable_csi(void)
     warn_if(esp_wifi_set_csi(true), "esp_wifi_set_csi");
 }
 
-static void start_hopping(const node_config_t *cfg)
+/* Prepare hopping over the valid channels of chan_list; it runs only while associated
+ * (hop_start on GOT_IP, hop_stop on DISCONNECTED; hop_cb also checks the link state). */
+static void setup_hopping(const node_config_t *cfg)
 {
-    uint8_t n = cfg->hop_count < cfg->chan_list_len ? cfg->hop_count : cfg->chan_list_len;
-    if (n < 2 || cfg->dwell_ms == 0) {
+    size_t ignored = 0;
+    size_t valid = rv_chan_list_filter(cfg->chan_list, cfg->chan_list_len, s_hop_channels,
+                                       sizeof(s_hop_channels), &ignored);
+    if (ignored > 0) {
+        ESP_LOGW(TAG, "chan_list: %u entr%s outside 1..14 ignored (the ESP32-S3 is 2.4 GHz only)",
+                 (unsigned)ignored, ignored == 1 ? "y" : "ies");
+    }
+    size_t n = rv_hop_channels(cfg->hop_count, valid, cfg->dwell_ms);
+    if (n == 0) {
         return;
     }
-    memcpy(s_hop_channels, cfg->chan_list, n);
-    s_hop_n = n;
+    s_hop_n = (uint8_t)n;
     s_hop_i = 0;
+    s_hop_dwell_ms = cfg->dwell_ms;
     const esp_timer_create_args_t args = { .callback = hop_cb, .name = "chan_hop" };
-    if (esp_timer_create(&args, &s_hop_timer) != ESP_OK ||
-        esp_timer_start_periodic(s_hop_timer, (uint64_t)cfg->dwell_ms * 1000u) != ESP_OK) {
+    if (esp_timer_create(&args, &s_hop_timer) != ESP_OK) {
+        s_hop_timer = NULL;
         ESP_LOGE(TAG, "channel hopping timer failed: staying on one channel");
         return;
     }
-    ESP_LOGW(TAG, "channel hopping over %u channels, %lu ms dwell: the AP link is only "
-             "usable while on its channel", n, (unsigned long)cfg->dwell_ms);
+    ESP_LOGW(TAG, "channel hopping over %u channels, %lu ms dwell, while associated: the AP "
+             "link is only usable while on its channel", (unsigned)n,
+             (unsigned long)cfg->dwell_ms);
 }
 
 void wifi_sta_start(const node_config_t *cfg)
 {
-    ESP_ERROR_CHECK(esp_netif_init());
-    ESP_ERROR_CHECK(esp_event_loop_create_default());
+    /* net_stack_start() (app_main) brought up esp_netif and the default event loop. */
     esp_netif_create_default_wifi_sta();
 
     wifi_init_config_t init = WIFI_INIT_CONFIG_DEFAULT();
@@ -171,13 +221,13 @@ void wifi_sta_start(const node_config_t *cfg)
     }
     s_have_ssid = ssid_len > 0;
 
+    setup_hopping(cfg);   /* before esp_wifi_start: CONNECTED may follow at once */
     ESP_ERROR_CHECK(esp_wifi_set_mode(WIFI_MODE_STA));
     ESP_ERROR_CHECK(esp_wifi_set_config(WIFI_IF_STA, &wc));
     memset(&wc, 0, sizeof(wc));   /* no second copy of the password */
     ESP_ERROR_CHECK(esp_wifi_start());
 
     enable_csi();
-    start_hopping(cfg);
     ESP_LOGI(TAG, "station started%s", s_have_ssid ? "" : " (no SSID: not connecting)");
 }
 

@@ -1,7 +1,7 @@
 /*
  * WiFi station that never gives up: reconnects with capped exponential back-off
- * (1 s doubling to 30 s; RuView 0.6.x stopped after 10 failures), and turns CSI capture on
- * with the callback of csi_rx.c.
+ * (reconnect_policy.h; RuView 0.6.x stopped after 10 failures), hops channels only while
+ * associated (chan_policy.h), and turns CSI capture on with the callback of csi_rx.c.
  */
 #pragma once
 
@@ -9,7 +9,8 @@
 #include <stdint.h>
 #include "config_load.h"
 
-/* esp_netif + default event loop + WiFi driver + CSI. Call once, after config_load(). */
+/* WiFi netif + driver + CSI (+ channel hopping while associated). Call once, after
+ * net_stack_start() and config_load(). */
 void wifi_sta_start(const node_config_t *cfg);
 /* Associated and holding an IPv4 address. */
 bool wifi_sta_is_up(void);

@@ -12,10 +12,14 @@ ORDER = 80
 
 HELP = """Run emulated ESP32-S3 nodes on this machine, until Ctrl-C.
 
-Each node gets its own loopback address (127.0.0.2, .3, ...) with the HTTP control/OTA server
-on port 8032, a ROM serial loader that the real esptool talks to (socket:// URL and a pty), an
-mDNS advert (_ruview._tcp; not for --flavor ruview-0.6) and UDP telemetry computed by the
-firmware's own DSP core from a synthetic CSI scenario.
+Each node gets its own loopback address (127.0.0.2, .3, ...) and a ROM serial loader that the
+real esptool talks to (socket:// URL and a pty). A node of our flavour runs our firmware itself:
+firmware/main built for this machine (at first use, cached; needs a C compiler), one process
+per boot, started by the emulated bootloader. Its HTTP control/OTA server (port 8032), mDNS
+advert (_ruview._tcp) and UDP telemetry are the firmware's; the emulator plays the chip, the
+bootloader (A/B slots, rollback) and the radio (CSI from a synthetic scenario). The serial port
+shows the node's boot and firmware log, as on a board. --flavor ruview-0.6 nodes are emulated
+in Python (no mDNS, no rollback).
 
 [b]Examples[/b]
 

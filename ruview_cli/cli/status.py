@@ -8,7 +8,7 @@ import typer
 
 from ruview_cli.cli.common import console, emit_json, report_errors
 from ruview_cli.cli._text import safe
-from ruview_cli.errors import EXIT_FAILED, EXIT_PARTIAL, UsageError
+from ruview_cli.errors import UsageError, fleet_exit_code
 
 ORDER = 20
 
@@ -16,7 +16,9 @@ _HELP = """Ask each node which firmware it runs: version, running slot, OTA stat
 
 TARGETS are inventory names, MACs, hosts or host:port (port 8032 by default); --group G and --all take nodes from the inventory. Unreachable nodes are listed as such. Exit 0 when every node answered, 3 when some did not, 1 when none did.
 
-With --json: {"nodes": [...]} where each entry has target, host, port, name, mac, ok, error (null when ok), and when ok: flavor, version, running_partition, next_partition, ota_state, rollback, uptime_s, edge_tier, node_id, chip, max_size, reset_reason.
+The version each inventory node reports is written to the inventory (this settles an update `ruview ota` reported as unknown). A node that cannot roll back is flagged: RuView 0.6.x, or rollback_capable false (a bootloader built without rollback, e.g. a node moved from RuView 0.6.x by OTA; one USB flash with `ruview flash` enables it).
+
+With --json: {"nodes": [...]} where each entry has target, host, port, name, mac, ok, error (null when ok), and when ok: flavor, version, running_partition, next_partition, ota_state, rollback, rollback_capable (false when the node cannot roll back), uptime_s, edge_tier, node_id, chip, chip_revision, auth, max_size, reset_reason.
 
 [b]Examples[/b]
 
@@ -61,6 +63,13 @@ def status_cmd(
     with ThreadPoolExecutor(max_workers=min(32, len(resolved))) as pool:
         results = list(pool.map(one, resolved))
     failed = sum(1 for _t, st, _e in results if st is None)
+    from ruview_cli.ota.run import remember_versions
+
+    # What a node says it runs settles the inventory's version (e.g. after an OTA "unknown");
+    # only when it answers with the inventory's MAC, or reports none (RuView 0.6.x).
+    remember_versions([(t, st.version) for t, st, _e in results
+                       if st is not None and st.version and t.mac
+                       and (st.mac is None or st.mac == t.mac.lower())])
 
     if as_json:
         nodes = []
@@ -71,8 +80,9 @@ def status_cmd(
                 d = st.to_json()
                 for k in ("flavor", "version", "running_partition", "next_partition",
                           "ota_state", "rollback", "uptime_s", "edge_tier", "node_id", "chip",
-                          "max_size", "reset_reason"):
+                          "chip_revision", "auth", "max_size", "reset_reason"):
                     row[k] = d[k]
+                row["rollback_capable"] = st.has_rollback
                 row["mac"] = st.mac or t.mac
             nodes.append(row)
         emit_json({"nodes": nodes})
@@ -92,6 +102,8 @@ def status_cmd(
                 continue
             if st.flavor != "ours":
                 ota = "[yellow]no rollback (RuView 0.6)[/]"
+            elif not st.has_rollback:
+                ota = f"{dash(st.ota_state)} · [yellow]rollback_capable: false[/]"
             elif st.rollback:
                 ota = f"[yellow]{safe(st.ota_state)} · rolled back from {safe(st.rollback)}[/]"
             else:
@@ -106,10 +118,7 @@ def status_cmd(
         for t, st, err in results:
             if err is not None:
                 out.print(f"[red]{safe(t.label)}[/]: {safe(err.message)}", soft_wrap=True)
-    if failed == len(results):
-        raise typer.Exit(EXIT_FAILED)
-    if failed:
-        raise typer.Exit(EXIT_PARTIAL)
+    raise typer.Exit(fleet_exit_code(len(results) - failed, len(results)))
 
 
 def _uptime(s: int) -> str:

@@ -58,6 +58,10 @@ def compare_versions(a: str, b: str) -> int | None:
     return (ka > kb) - (ka < kb)
 
 
+def _rev(full: int) -> str:
+    return f"v{full // 100}.{full % 100}"
+
+
 @dataclass(frozen=True)
 class Verdict:
     action: str            # "update" | "skip" | "refuse"
@@ -73,14 +77,16 @@ def check_image_for_node(info, status: dict, allow_downgrade: bool = False,
     if chip and chip != info.chip.lower().replace("-", ""):
         return Verdict("refuse", f"the image is for {info.chip} but the node is {status['chip']}",
                        "build the firmware for the node's chip")
-    rev = status.get("chip_rev")  # major*100+minor; not in PROTOCOL §4 yet, used when present
+    rev = status.get("chip_revision")  # major*100+minor, as efuse_hal_chip_revision()
     if isinstance(rev, int) and not isinstance(rev, bool):
         if rev < info.min_rev or (info.max_rev not in (0, 0xFFFF) and rev > info.max_rev):
-            hi = "any" if info.max_rev in (0, 0xFFFF) else f"v{info.max_rev // 100}.{info.max_rev % 100}"
-            return Verdict("refuse", f"the image supports chip revisions v{info.min_rev // 100}."
-                           f"{info.min_rev % 100} .. {hi}, the node's chip is "
-                           f"v{rev // 100}.{rev % 100}",
-                           "build with a matching CONFIG_ESP32S3_REV_MIN / REV_MAX")
+            hi = "any" if info.max_rev in (0, 0xFFFF) else _rev(info.max_rev)
+            return Verdict("refuse", f"the image supports chip revisions {_rev(info.min_rev)} "
+                           f"to {hi} (image header min_rev_full/max_rev_full), but the node's "
+                           f"chip is {_rev(rev)}: the bootloader would refuse to boot it",
+                           "rebuild with `idf.py menuconfig` → Minimum Supported ESP32-S3 "
+                           f"Revision at or below {_rev(rev)} (CONFIG_ESP32S3_REV_MIN_*), "
+                           f"using an ESP-IDF version that supports {_rev(rev)}")
     max_size = status.get("max_size")
     if isinstance(max_size, int) and max_size > 0 and info.size > max_size:
         return Verdict("refuse", f"image of {info.size} bytes is larger than the node's OTA "
@@ -88,6 +94,10 @@ def check_image_for_node(info, status: dict, allow_downgrade: bool = False,
                        "build a smaller image (disable features / use -Os), or re-flash a "
                        "partition table with larger OTA slots over serial (`ruview flash`)")
     running = str(status.get("version") or "")
+    digest = str(status.get("app_sha256") or "").lower()
+    if digest and digest == info.sha256.lower() and not reinstall:
+        return Verdict("skip", f"already runs this exact image ({running}, same SHA-256)",
+                       "pass --reinstall to send it anyway")
     cmp = compare_versions(info.version, running) if running else 1
     if cmp == 0:
         if reinstall:

@@ -7,8 +7,11 @@ is chunked and N parallel uploads share the same image buffer.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import http.client
 import json
+import re
 import select
 import socket
 import time
@@ -79,6 +82,48 @@ def is_ours(status: dict) -> bool:
     return "ota_state" in status
 
 
+AUTH_HMAC = "hmac-sha256"
+HMAC_CONTEXT = "ruview-ota-v1"
+
+
+def fetch_nonce(host: str, port: int = DEFAULT_PORT, timeout: float = 5.0) -> str:
+    """GET /ota/nonce → the node's single-use challenge (32 lowercase hex digits)."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", "/ota/nonce", headers={"Accept": "application/json"})
+        resp = conn.getresponse()
+        raw = resp.read(4096)
+    except (OSError, http.client.HTTPException) as exc:
+        raise NodeUnreachable(_net_reason(exc)) from None
+    finally:
+        conn.close()
+    if resp.status != 200:
+        raise NodeUnreachable(f"GET /ota/nonce answered HTTP {resp.status}")
+    try:
+        nonce = json.loads(raw.decode("utf-8", "replace")).get("nonce")
+    except (ValueError, AttributeError):
+        nonce = None
+    if not isinstance(nonce, str) or not _NONCE.match(nonce):
+        raise NodeUnreachable("GET /ota/nonce did not return a nonce of 32 hex digits")
+    return nonce
+
+
+_NONCE = re.compile(r"^[0-9a-f]{32}$")
+
+
+def hmac_authorization(key: str, nonce: str, sha256_hex: str, length: int) -> str:
+    """The RV-HMAC-SHA256 header of docs/protocol.md: proves the key without sending it,
+    bound to this nonce, these exact bytes (digest) and this length."""
+    msg = f"{HMAC_CONTEXT}\n{nonce}\n{sha256_hex}\n{length}".encode("ascii")
+    mac = hmac.new(key.encode("utf-8"), msg, hashlib.sha256).hexdigest()
+    return f"RV-HMAC-SHA256 nonce={nonce}, mac={mac}"
+
+
+def bearer_authorization(key: str) -> str:
+    """RuView 0.6.x (and our 0.7.0): the key itself, in clear."""
+    return f"Bearer {key}"
+
+
 @dataclass
 class UploadResult:
     status: int | None             # HTTP status, None when no response was read
@@ -102,10 +147,13 @@ class UploadResult:
         return self.body.strip()
 
 
-def upload_image(host: str, port: int, image: bytes, psk: str | None, sha256: str,
+def upload_image(host: str, port: int, image: bytes, authorization: str | None, sha256: str,
                  timeout: float = 30.0,
                  progress: Callable[[int], None] | None = None) -> UploadResult:
-    """POST /ota with the whole image; never raises for network trouble (see .reset)."""
+    """POST /ota with the whole image; never raises for network trouble (see .reset).
+
+    `authorization` is the whole Authorization header value (hmac_authorization() or
+    bearer_authorization()); `sha256` the body's digest (X-Image-SHA256)."""
     view = memoryview(image)
     total = len(view)
     start = time.monotonic()
@@ -116,8 +164,8 @@ def upload_image(host: str, port: int, image: bytes, psk: str | None, sha256: st
             conn.putrequest("POST", "/ota", skip_accept_encoding=True)
             conn.putheader("Content-Type", "application/octet-stream")
             conn.putheader("Content-Length", str(total))
-            if psk:
-                conn.putheader("Authorization", f"Bearer {psk}")
+            if authorization:
+                conn.putheader("Authorization", authorization)
             conn.putheader("X-Image-SHA256", sha256)
             conn.endheaders()
             sock = conn.sock
@@ -152,93 +200,114 @@ def upload_image(host: str, port: int, image: bytes, psk: str | None, sha256: st
 @dataclass
 class RebootWatch:
     """What was seen after the 200: evidence of the reboot and the last status."""
-    outcome: str                   # updated | rolled_back | failed | unreachable
+    outcome: str                   # updated | rolled_back | failed | unknown
     status: dict | None = None
     message: str = ""
     rolled_back_from: str | None = None
-    seen: list[str] = field(default_factory=list)
+    verified: str | None = None    # "digest" (our firmware) | "version" (RuView 0.6.x)
 
 
-def await_new_version(host: str, port: int, new_version: str, before: dict,
+def await_new_version(host: str, port: int, new_version: str, new_digest: str, before: dict,
                       timeout: float = 60.0, poll_s: float = 0.2,
                       phase: Callable[[str], None] | None = None) -> RebootWatch:
     """Poll /ota/status until the node proves which firmware runs after the update.
 
+    Our firmware: success means the node runs exactly the bytes sent — app_sha256 equals
+    `new_digest` (the image's SHA-256) and ota_state is valid. RuView 0.6.x reports no digest:
+    the version string is all there is ("version only").
     Reboot evidence: the keep-alive connection or a poll failed (a rebooting board drops every
-    socket), uptime_s went down, or the version changed. Only after that is an old version a
-    rollback; before it the node simply has not restarted yet.
+    socket) or uptime_s went down. Only after that does another image running mean the update
+    did not stay; before it the node simply has not restarted yet. When the deadline passes
+    without a verdict the outcome is unknown: the node may still come up on either image.
     """
     deadline = time.monotonic() + timeout
     conn = http.client.HTTPConnection(host, port, timeout=min(5.0, max(1.0, timeout / 4)))
-    old_version = str(before.get("version") or "")
     old_uptime = before.get("uptime_s")
-    stale_rollback = before.get("rollback")
-    rebooted = restarted = False
-    last: dict | None = None
+    # Reinstalling the exact image that runs: its digest proves nothing until a restart.
+    old_digest = str(before.get("app_sha256") or "").lower()
+    same_image = old_digest == new_digest.lower()
+    restarted = False
+    last: dict | None = None        # the last status seen after the restart
     last_error = ""
     try:
         while True:
             try:
                 st = fetch_status(host, port, conn=conn)
             except NodeUnreachable as exc:
-                rebooted = restarted = True  # a rebooting board drops every connection
+                restarted = True  # a rebooting board drops every connection
                 last_error = str(exc)
                 conn.close()
                 if phase:
                     phase("rebooting")
                 st = None
             if st is not None:
-                last = st
-                version = str(st.get("version") or "")
                 uptime = st.get("uptime_s")
-                uptime_reset = (isinstance(uptime, int) and isinstance(old_uptime, int)
-                                and uptime < old_uptime)
-                restarted = restarted or uptime_reset
-                if uptime_reset or version != old_version:
-                    rebooted = True
-                if rebooted:
-                    verdict = _judge(st, new_version, stale_rollback, restarted)
-                    if verdict is not None:
-                        return verdict
-                    if phase:
-                        phase("verifying" if st.get("ota_state") == "pending_verify"
-                              else "waiting for reboot")
+                if isinstance(uptime, int) and isinstance(old_uptime, int) and uptime < old_uptime:
+                    restarted = True
+                if st.get("ota_state") == "pending_verify":
+                    restarted = True  # only a freshly booted new image verifies itself
+                if restarted:
+                    last = st
+                verdict = _judge(st, new_version, new_digest.lower(), old_digest,
+                                 restarted) if restarted or not same_image else None
+                if verdict is not None:
+                    return verdict
+                if phase:
+                    phase("verifying" if st.get("ota_state") == "pending_verify"
+                          else "waiting for reboot")
             if time.monotonic() >= deadline:
                 break
             time.sleep(poll_s)  # polling interval of a remote device, not synchronisation
     finally:
         conn.close()
-    if last is None or st is None:
-        return RebootWatch("unreachable", last,
-                           f"the node did not come back within {timeout:g} s after accepting "
-                           f"the image ({last_error or 'no answer'})")
-    if str(last.get("version")) == new_version and last.get("ota_state") == "pending_verify":
-        return RebootWatch("failed", last, f"{new_version} still pending_verify after "
-                           f"{timeout:g} s: its self-test has not passed")
-    return RebootWatch("failed", last, f"the node did not come up running {new_version} within "
-                       f"{timeout:g} s (it runs {last.get('version') or 'nothing'}"
-                       + (f", ota_state {last.get('ota_state')}" if is_ours(last) else "") + ")")
+    if last is None and restarted:
+        return RebootWatch("unknown", None, f"unknown: not seen after {timeout:g} s (it went "
+                           f"down to restart and did not come back: {last_error})")
+    if last is None:
+        return RebootWatch("unknown", None, f"unknown: the node took the image but did not "
+                           f"restart within {timeout:g} s; it may still restart into it")
+    if is_ours(last) and str(last.get("app_sha256") or "").lower() == new_digest.lower():
+        return RebootWatch("unknown", last, f"unknown: the new image still verifies itself "
+                           f"(ota_state {last.get('ota_state')}) after {timeout:g} s; it may "
+                           "still pass its self-test or roll back")
+    return RebootWatch("unknown", last, f"unknown: after {timeout:g} s the node runs "
+                       f"{last.get('version') or 'nothing'}, not the image sent")
 
 
-def _judge(st: dict, new_version: str, stale_rollback, uptime_reset: bool) -> RebootWatch | None:
-    """A verdict from one post-reboot status, or None to keep polling."""
+def _short(digest: str) -> str:
+    return (digest[:12] + "…") if digest else "none"
+
+
+def _judge(st: dict, new_version: str, new_digest: str, old_digest: str,
+           restarted: bool) -> RebootWatch | None:
+    """A verdict from one status seen after the upload, or None to keep polling."""
     version = str(st.get("version") or "")
     if not is_ours(st):
-        return RebootWatch("updated", st, f"running {version}") if version == new_version else None
-    if version == new_version:
+        if version == new_version:
+            return RebootWatch("updated", st, f"running {version} (version only: RuView 0.6.x "
+                               "reports no image digest)", verified="version")
+        return None
+    digest = str(st.get("app_sha256") or "").lower()
+    if digest == new_digest:
         if st.get("ota_state") == "valid":
-            return RebootWatch("updated", st, f"running {version}, self-test passed")
+            return RebootWatch("updated", st, f"running {version}, the exact image sent "
+                               "(SHA-256 matches), self-test passed", verified="digest")
         return None  # pending_verify: wait for the self-test
+    if not restarted:
+        return None  # the old app answers until the node restarts
+    if old_digest and digest != old_digest:
+        return RebootWatch("failed", st, f"after the reboot the node runs {version or 'nothing'} "
+                           f"(sha256 {_short(digest)}): neither the image sent "
+                           f"({_short(new_digest)}) nor the one before ({_short(old_digest)})")
     rollback = st.get("rollback")
-    # A rollback record left by an earlier failed attempt of the same version proves nothing
-    # until the node has visibly restarted.
-    if rollback == new_version and (stale_rollback != new_version or uptime_reset):
-        return RebootWatch("rolled_back", st,
-                           f"{rollback} failed after the reboot (self-test failure or crash at "
-                           f"boot); the node rolled back to {version}",
-                           rolled_back_from=str(rollback))
-    return None
+    return RebootWatch("rolled_back", st,
+                       f"the image sent ({new_version}, sha256 {_short(new_digest)}) did not "
+                       f"stay (a self-test failure or a crash at boot): the node rolled back to "
+                       f"{version or 'nothing'} (sha256 {_short(digest)})"
+                       + (f", rollback: {rollback}" if rollback else ""),
+                       rolled_back_from=new_version)
 
 
-__all__ = ["fetch_status", "upload_image", "await_new_version", "UploadResult", "RebootWatch",
+__all__ = ["fetch_status", "fetch_nonce", "hmac_authorization", "bearer_authorization",
+           "AUTH_HMAC", "upload_image", "await_new_version", "UploadResult", "RebootWatch",
            "NodeUnreachable", "is_ours", "CHUNK", "DEFAULT_PORT"]

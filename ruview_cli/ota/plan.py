@@ -21,10 +21,11 @@ SKIPPED = "skipped"
 ROLLED_BACK = "rolled_back"
 FAILED = "failed"
 UNREACHABLE = "unreachable"
+UNKNOWN = "unknown"         # took the image, then not seen running it in time
 UNTOUCHED = "untouched"     # planned, never started (halted rollout or still to do)
-OUTCOMES = (UPDATED, SKIPPED, ROLLED_BACK, FAILED, UNREACHABLE, UNTOUCHED)
+OUTCOMES = (UPDATED, SKIPPED, ROLLED_BACK, FAILED, UNREACHABLE, UNKNOWN, UNTOUCHED)
 DONE = (UPDATED, SKIPPED)   # a --resume leaves these alone
-FAILURES = (ROLLED_BACK, FAILED, UNREACHABLE)
+FAILURES = (ROLLED_BACK, FAILED, UNREACHABLE, UNKNOWN)
 
 
 @dataclass(frozen=True)
@@ -88,14 +89,11 @@ def remaining_nodes(nodes: list[str], outcomes: dict[str, str]) -> list[str]:
 
 def exit_code(outcomes: dict[str, str]) -> int:
     """0 all updated/skipped, 1 no node ended updated/skipped, 3 partial (some did, some not)."""
-    values = list(outcomes.values())
-    if all(v in DONE for v in values):
-        return 0
-    if any(v in DONE for v in values):
-        return 3
-    return 1
+    from ruview_cli.errors import fleet_exit_code
+
+    return fleet_exit_code(sum(1 for v in outcomes.values() if v in DONE), len(outcomes))
 
 
 __all__ = ["Wave", "plan_rollout", "parse_wave_size", "should_halt", "remaining_nodes",
            "exit_code", "UPDATED", "SKIPPED", "ROLLED_BACK", "FAILED", "UNREACHABLE",
-           "UNTOUCHED", "OUTCOMES", "DONE", "FAILURES"]
+           "UNKNOWN", "UNTOUCHED", "OUTCOMES", "DONE", "FAILURES"]

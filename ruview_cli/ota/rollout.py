@@ -20,10 +20,18 @@ from ruview_cli.ota.client import (NodeUnreachable, UploadResult, await_new_vers
 
 NO_ROLLBACK_WARNING = ("RuView 0.6.x firmware has no rollback protection: if this image fails "
                        "at boot the node stays down until re-flashed over USB (`ruview flash`)")
+NO_ROLLBACK_BOOTLOADER_WARNING = (
+    "rollback_capable: false — this node's bootloader was built without app rollback (a node "
+    "moved from RuView 0.6.x by OTA keeps its old bootloader): if this image fails at boot the "
+    "node stays down until re-flashed over USB; one USB flash (`ruview flash`) enables rollback")
+BEARER_WARNING = ("this node only knows Bearer authentication (RuView 0.6.x or ruview 0.7.0): "
+                  "the OTA key crossed the network in clear; update it to firmware with "
+                  "challenge-response (auth hmac-sha256)")
 PROVISION_FIX = ("provision an OTA key over USB: `ruview provision --ota-psk KEY` (then pass "
                  "the same key with --psk, RUVIEW_OTA_PSK or the secrets file)")
 WRONG_KEY_FIX = ("pass the key provisioned on this node: --psk, RUVIEW_OTA_PSK or "
                  "ruview.secrets.toml (or re-provision it: `ruview provision --ota-psk`)")
+STATUS_FIX = "run `ruview status {node}` to see what the node runs now; it settles the version"
 
 
 @dataclass
@@ -33,10 +41,11 @@ class NodeTarget:
     port: int = 8032
     name: str | None = None
     mac: str | None = None
+    address_given: bool = False  # the operator typed this address (not from the inventory)
 
     def to_json(self) -> dict:
         return {"key": self.key, "host": self.host, "port": self.port, "name": self.name,
-                "mac": self.mac}
+                "mac": self.mac, "address_given": self.address_given}
 
 
 @dataclass
@@ -49,6 +58,9 @@ class NodeResult:
     version_before: str | None = None
     version_after: str | None = None
     rolled_back_from: str | None = None
+    verified: str | None = None        # how success was proven: "digest" | "version" (0.6.x)
+    auth: str | None = None            # "hmac-sha256" | "bearer" (key sent in clear)
+    rollback_capable: bool | None = None
     bytes_sent: int = 0
     upload_seconds: float = 0.0
     seconds: float = 0.0
@@ -63,6 +75,11 @@ class UpdateOptions:
     reinstall: bool = False
     timeout: float = 60.0          # per network step and for the post-reboot verification
     psk_for: Callable[[NodeTarget, dict], str | None] = lambda target, status: None
+    # Before anything keyed is sent: None to go on, else (reason, fix) to refuse the node.
+    confirm_address: Callable[[NodeTarget, dict], tuple[str, str] | None] = \
+        lambda target, status: None
+    # After a proven update: the node at this address is the one the inventory means.
+    on_verified: Callable[[NodeTarget, dict, str], None] = lambda target, status, auth: None
 
 
 class Events(Protocol):
@@ -88,6 +105,34 @@ def update_node(target: NodeTarget, image: bytes, info, sha256: str, options: Up
     return res
 
 
+def _rollback_capable(status: dict) -> bool:
+    """RuView 0.6.x has no rollback; ours says so when its bootloader lacks it (contract A)."""
+    return is_ours(status) and status.get("rollback_capable") is not False
+
+
+def _authorize(target: NodeTarget, status: dict, psk: str, image: bytes, sha256: str,
+               timeout: float) -> tuple[str | None, str | None, NodeResult | None]:
+    """(Authorization header, scheme) for this upload, or a refusal as a NodeResult."""
+    from ruview_cli.ota.client import (AUTH_HMAC, bearer_authorization, fetch_nonce,
+                                       hmac_authorization)
+
+    scheme = status.get("auth")
+    if scheme is None:
+        return bearer_authorization(psk), "bearer", None
+    if scheme != AUTH_HMAC:
+        return None, None, NodeResult(
+            target.key, P.FAILED, f"the node asks for OTA authentication {str(scheme)!r}, "
+            "which this ruview does not know; nothing was sent",
+            "update ruview (pip install -U ruview)")
+    try:
+        nonce = fetch_nonce(target.host, target.port, timeout=min(timeout, 10.0))
+    except NodeUnreachable as exc:
+        return None, None, NodeResult(target.key, P.FAILED, f"no challenge from the node "
+                                      f"(GET /ota/nonce: {exc}); nothing was sent",
+                                      "retry (`ruview ota --resume`)")
+    return hmac_authorization(psk, nonce, sha256, len(image)), AUTH_HMAC, None
+
+
 def _update(target: NodeTarget, image: bytes, info, sha256: str, options: UpdateOptions,
             events: Events) -> NodeResult:
     key = target.key
@@ -100,52 +145,81 @@ def _update(target: NodeTarget, image: bytes, info, sha256: str, options: Update
                           "check the node is powered and on the network (`ruview discover`)")
     old = str(before.get("version") or "")
     ours = is_ours(before)
-    warning = None if ours else NO_ROLLBACK_WARNING
+    capable = _rollback_capable(before)
+    warning = None if capable else (NO_ROLLBACK_BOOTLOADER_WARNING if ours else NO_ROLLBACK_WARNING)
+    base = dict(version_before=old, version_after=old, rollback_capable=capable)
     verdict = check_image_for_node(info, before, options.allow_downgrade, options.reinstall)
     if verdict.action == "skip":
-        return NodeResult(key, P.SKIPPED, verdict.reason, verdict.fix, version_before=old,
-                          version_after=old)
+        return NodeResult(key, P.SKIPPED, verdict.reason, verdict.fix, **base)
     if verdict.action == "refuse":
         return NodeResult(key, P.FAILED, f"refused before upload: {verdict.reason}", verdict.fix,
-                          version_before=old, version_after=old)
+                          **base)
     if ours and before.get("ota_state") == "pending_verify":
         return NodeResult(key, P.FAILED, f"the node still verifies {old} (ota_state "
                           "pending_verify); it accepts no update until that self-test passes",
-                          "wait until `ruview discover` shows it valid, then retry (--resume)",
-                          version_before=old, version_after=old)
+                          "wait until `ruview status` shows it valid, then retry (--resume)",
+                          **base)
+    refusal = options.confirm_address(target, before)
+    if refusal is not None:
+        return NodeResult(key, P.FAILED, f"nothing sent: {refusal[0]}", refusal[1], **base)
     psk = options.psk_for(target, before)
     if not psk:
         return NodeResult(key, P.FAILED, "no OTA key for this node", "pass --psk, set "
                           "RUVIEW_OTA_PSK, or store it in the secrets file (`ruview provision "
-                          "--ota-psk` does both)", version_before=old, version_after=old)
+                          "--ota-psk` does both)", **base)
+    authorization, scheme, refused = _authorize(target, before, psk, image, sha256,
+                                                options.timeout)
+    if refused is not None:
+        refused.version_before = refused.version_after = old
+        return refused
+    if scheme == "bearer":
+        warning = "; ".join(w for w in (BEARER_WARNING, warning) if w)
 
     events.upload_start(key, len(image))
     events.phase(key, "uploading")
-    up = upload_image(target.host, target.port, image, psk, sha256, timeout=options.timeout,
-                      progress=lambda n: events.progress(key, n))
-    common = dict(version_before=old, bytes_sent=up.sent, upload_seconds=round(up.seconds, 3))
+    up = upload_image(target.host, target.port, image, authorization, sha256,
+                      timeout=options.timeout, progress=lambda n: events.progress(key, n))
+    if up.status == 403 and up.code == "nonce" and scheme != "bearer":
+        # The challenge expired or another client took a new one: one fresh try.
+        authorization, scheme, refused = _authorize(target, before, psk, image, sha256,
+                                                    options.timeout)
+        if refused is not None:
+            refused.version_before = refused.version_after = old
+            return refused
+        events.upload_start(key, len(image))
+        up = upload_image(target.host, target.port, image, authorization, sha256,
+                          timeout=options.timeout, progress=lambda n: events.progress(key, n))
+    common = dict(version_before=old, bytes_sent=up.sent, upload_seconds=round(up.seconds, 3),
+                  auth=scheme, rollback_capable=capable)
     if not up.ok:
-        return _upload_failure(target, up, old, ours, options, common)
+        res = _upload_failure(target, up, old, ours, options, common)
+        if scheme == "bearer":
+            res.warning = BEARER_WARNING
+        return res
     common["warning"] = warning  # the node took the image: now the missing rollback matters
 
     events.phase(key, "rebooting")
-    watch = await_new_version(target.host, target.port, info.version, before,
+    watch = await_new_version(target.host, target.port, info.version, info.sha256, before,
                               timeout=options.timeout, phase=lambda t: events.phase(key, t))
     after = str(watch.status.get("version") or "") if watch.status else None
     if watch.outcome == P.UPDATED:
+        options.on_verified(target, watch.status or {}, scheme or "")
         return NodeResult(key, P.UPDATED, f"{old} → {info.version}: {watch.message}",
-                          version_after=after, **common)
+                          version_after=after, verified=watch.verified, **common)
     if watch.outcome == P.ROLLED_BACK:
         return NodeResult(key, P.ROLLED_BACK, watch.message,
                           "look at the node's log (serial) for why the new firmware failed its "
                           "self-test; the node runs the previous firmware",
                           version_after=after, rolled_back_from=watch.rolled_back_from, **common)
-    if watch.outcome == P.UNREACHABLE:
-        fix = ("re-flash it over USB (`ruview flash`): RuView 0.6.x cannot roll back"
-               if not ours else "power-cycle the node and check `ruview discover`")
-        return NodeResult(key, P.UNREACHABLE, watch.message, fix, version_after=after, **common)
-    return NodeResult(key, P.FAILED, watch.message, "check the node's serial log",
-                      version_after=after, **common)
+    if watch.outcome == P.FAILED:
+        return NodeResult(key, P.FAILED, watch.message, "check what the node runs with `ruview "
+                          "status` and its serial log; another client may have updated it",
+                          version_after=after, **common)
+    fix = STATUS_FIX.format(node=target.name or target.host)
+    if not capable:
+        fix += ("; if it stays down, it cannot roll back: re-flash it over USB (`ruview flash`)")
+    # unknown: no version is claimed, not even the old one
+    return NodeResult(key, P.UNKNOWN, watch.message, fix, version_after=None, **common)
 
 
 def _upload_failure(target: NodeTarget, up: UploadResult, old: str, ours: bool,
@@ -177,6 +251,15 @@ def _upload_failure(target: NodeTarget, up: UploadResult, old: str, ours: bool,
     if status == 403:
         if code == "ota_disabled" or "disabled" in text.lower():
             msg, fix = "OTA is disabled on the node: no OTA key is provisioned (403)", PROVISION_FIX
+        elif code == "nonce":
+            msg, fix = ("the node refused the challenge twice (403 nonce: unknown, used or "
+                        "expired) — another client may be updating it at the same time",
+                        "make sure one `ruview ota` at a time updates this node, then retry "
+                        "(`ruview ota --resume`)")
+        elif code == "auth_scheme":
+            msg, fix = ("the node refused Bearer authentication (403 auth_scheme): it wants "
+                        "challenge-response but did not announce it in /ota/status",
+                        "check the node's firmware version with `ruview status`")
         else:
             msg, fix = "the node refused the OTA key (403): the PSK is wrong", WRONG_KEY_FIX
         return NodeResult(key, P.FAILED, msg, fix, version_after=old, **common)
@@ -191,10 +274,19 @@ def _upload_failure(target: NodeTarget, up: UploadResult, old: str, ours: bool,
                               **common)
         return NodeResult(key, P.FAILED, f"the node refused the image (422){detail}",
                           "check the file with `ruview image info`", version_after=old, **common)
+    if status == 409 and code == "busy":
+        return NodeResult(key, P.FAILED, f"the node is receiving another upload (409 busy)"
+                          f"{detail}", "make sure one `ruview ota` at a time updates this "
+                          "node, then retry (`ruview ota --resume`)", version_after=old, **common)
     if status == 409:
         return NodeResult(key, P.FAILED, f"the node is still verifying its previous update "
                           f"(409 pending_verify){detail}", "retry when ota_state is valid "
                           "(`ruview ota --resume`)", version_after=old, **common)
+    if status == 503 and code == "rebooting":
+        return NodeResult(key, P.FAILED, f"the node accepted an update a moment ago and is "
+                          f"restarting (503 rebooting){detail}; nothing was written",
+                          "another `ruview ota` may be updating it: check with `ruview status`, "
+                          "then retry (`ruview ota --resume`)", version_after=old, **common)
     if status >= 500:
         return NodeResult(key, P.FAILED, f"the node failed to store the image (HTTP {status}){detail}",
                           "retry; if it repeats, re-flash over USB (`ruview flash`)",
@@ -263,4 +355,5 @@ def run_rollout(targets: dict[str, NodeTarget], waves: list[P.Wave], image: byte
 
 
 __all__ = ["NodeTarget", "NodeResult", "UpdateOptions", "update_node", "run_rollout",
-           "RolloutState", "NoEvents", "NO_ROLLBACK_WARNING"]
+           "RolloutState", "NoEvents", "NO_ROLLBACK_WARNING", "BEARER_WARNING",
+           "NO_ROLLBACK_BOOTLOADER_WARNING"]

@@ -1,21 +1,13 @@
-"""The emulated node's HTTP control/OTA server (PROTOCOL.md §4), on the node's own ip:port.
+"""RuView 0.6.x's HTTP control/OTA server (PROTOCOL.md §4), emulated on the node's own ip:port.
 
+Our own firmware is not emulated here: its nodes run firmware/main itself (sim/firmware_app.py).
 A real HTTP/1.1 server (http.server) shaped like esp_http_server: no Server/Date headers,
-keep-alive, error bodies as the firmware sends them. Two flavours:
-
-* "ruview-0.6": text error bodies (httpd_resp_send_err), and on every error the handler returns
-  ESP_FAIL so esp_http_server closes the socket at once — the unread request body makes the
-  kernel send a RST, so a client may see a reset instead of the status. Size limit 921600 B.
-  No PSK → 403, wrong PSK → 403, Content-Length missing/0/too big → 400, bad image → 500.
-* "ours": JSON error bodies `{"error": ..., "code": ...}`; after an early refusal the handler
-  returns ESP_OK, so esp_http_server drains the rest of the body and the client always reads
-  the status. No PSK → 403 (`ota_disabled`), wrong PSK → 403 (`auth`), no Content-Length or
-  chunked → 411 (`length_required`), Content-Length 0 → 400 (`empty`), larger than the OTA slot
-  → 413 (`too_large`), malformed X-Image-SHA256 → 400 (`bad_digest_header`), digest differs →
-  422 (`digest_mismatch`), image refused by inspect_image → 422 (`invalid_image`, reason in
-  `error`), flash failure → 500 (`write_failed`), running app still pending_verify → 409
-  (`pending_verify`, as esp_ota_begin refuses then).
-Success (both): 200 JSON with "status":"ok", then the node reboots about 1 s later.
+keep-alive. RuView 0.6.x answers with text error bodies (httpd_resp_send_err), and on every
+error the handler returns ESP_FAIL so esp_http_server closes the socket at once — the unread
+request body makes the kernel send a RST, so a client may see a reset instead of the status.
+Size limit 921600 B. No PSK → 403, wrong PSK → 403 (`Authorization: Bearer <psk>`, the key in
+clear), Content-Length missing/0/too big → 400, bad image → 500.
+Success: 200 JSON with "status":"ok", then the node reboots about 1 s later.
 """
 
 from __future__ import annotations
@@ -23,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 import selectors
 import socket
 import struct
@@ -41,8 +32,6 @@ OTA_REBOOT_DELAY_S = 1.0    # vTaskDelay(1000) before esp_restart()
 NO_PSK_MESSAGE = ("OTA disabled: no ota_psk provisioned (write security/ota_psk over USB, "
                   "e.g. ruview provision --ota-psk)")
 AUTH_MESSAGE = "Authentication required. Use: Authorization: Bearer <psk>"
-MAX_DRAIN = 16 * 1024 * 1024
-_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 class _Dropped(Exception):
@@ -71,10 +60,6 @@ class NodeRequestHandler(BaseHTTPRequestHandler):
     def node(self) -> "SimNode":
         return self.server.node
 
-    @property
-    def ours(self) -> bool:
-        return self.node.flavor == "ours"
-
     # --- responses -------------------------------------------------------------------------
 
     def _send(self, status: int, body: bytes, ctype: str, close: bool = False) -> None:
@@ -90,14 +75,9 @@ class NodeRequestHandler(BaseHTTPRequestHandler):
     def _json(self, status: int, obj: Any) -> None:
         self._send(status, json.dumps(obj, separators=(",", ":")).encode(), "application/json")
 
-    def _error(self, status: int, code: str, message: str, body_left: int = 0) -> None:
-        if self.ours:
-            self._json(status, {"error": message, "code": code})
-            if body_left:
-                self._drain(body_left)
-        else:
-            # httpd_resp_send_err + ESP_FAIL: text body, then the socket is closed at once.
-            self._send(status, message.encode(), "text/html", close=True)
+    def _error(self, status: int, message: str) -> None:
+        # httpd_resp_send_err + ESP_FAIL: text body, then the socket is closed at once.
+        self._send(status, message.encode(), "text/html", close=True)
 
     def _drain(self, n: int) -> None:
         try:
@@ -150,7 +130,8 @@ class NodeRequestHandler(BaseHTTPRequestHandler):
 
     # --- OTA -------------------------------------------------------------------------------
 
-    def _check_auth(self) -> None:
+    def _check_bearer(self) -> None:
+        """RuView 0.6.x: the PSK in clear."""
         psk = self.node.ota_psk
         if not psk:
             raise _Refuse(403, "ota_disabled", NO_PSK_MESSAGE)
@@ -159,94 +140,54 @@ class NodeRequestHandler(BaseHTTPRequestHandler):
         if token is None or not hmac.compare_digest(token.encode(), psk.encode()):
             raise _Refuse(403, "auth", AUTH_MESSAGE)
 
+    def _admit_06(self, length: int | None, chunked: bool) -> None:
+        self._check_bearer()
+        if length is None or chunked or length <= 0 or length > self.node.max_size:
+            raise _Refuse(400, "size", "Invalid firmware size (must be 1B - 900KB)")
+
     def _ota(self) -> None:
         node = self.node
         length = self._content_length()
         chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
         try:
-            self._check_auth()
-            limit = node.max_size
-            if self.ours and node.ota_state == "pending_verify":
-                # esp_ota_begin refuses (ESP_ERR_OTA_ROLLBACK_INVALID_STATE) until the running
-                # app has confirmed itself.
-                raise _Refuse(409, "pending_verify",
-                              "the running app has not passed its self-test yet; retry when "
-                              "/ota/status shows ota_state valid")
-            if self.ours:
-                if length is None or chunked:
-                    raise _Refuse(411, "length_required",
-                                  "Content-Length required (chunked uploads are not supported)")
-                if length <= 0:
-                    raise _Refuse(400, "empty", "empty upload: Content-Length is 0")
-                if length > limit:
-                    raise _Refuse(413, "too_large",
-                                  f"image of {length} bytes exceeds the OTA slot ({limit} bytes)")
-                want = (self.headers.get("X-Image-SHA256") or "").strip()
-                if want and not _HEX64.match(want):
-                    raise _Refuse(400, "bad_digest_header",
-                                  "X-Image-SHA256 must be 64 hex digits")
-            else:
-                want = ""
-                if length is None or chunked or length <= 0 or length > limit:
-                    raise _Refuse(400, "size", "Invalid firmware size (must be 1B - 900KB)")
+            self._check_bearer()
+            if length is None or chunked or length <= 0 or length > node.max_size:
+                raise _Refuse(400, "size", "Invalid firmware size (must be 1B - 900KB)")
         except _Refuse as refuse:
-            # ours drains what the client sends (bounded) so it reads the status; a chunked or
-            # absurdly long body is not drained — the connection is closed instead.
-            drain = length if length and 0 < length <= MAX_DRAIN and not chunked else 0
-            self._error(refuse.status, refuse.code, refuse.message, body_left=drain)
-            if self.ours and (chunked or (length and length > MAX_DRAIN)):
-                self.close_connection = True
+            self._error(refuse.status, refuse.message)
             return
-
-        session = node.ota_begin()
         digest = hashlib.sha256()
-        received = 0
+        sessions: list = []   # esp_ota_begin happens on the first chunk
         try:
-            received = self._receive(session, length, digest)
-        except _Dropped:
-            session.abort()
-            self._reset_connection()
-            return
-        except OSError:
-            session.abort()
+            received = self._receive(sessions, length, digest)
+        except (_Dropped, OSError) as exc:
+            for session in sessions:
+                session.abort()
+            if isinstance(exc, _Dropped):
+                self._reset_connection()
             self.close_connection = True
             return
-        if received < length:  # client closed early: esp_ota_abort, "Receive error"
-            session.abort()
-            if self.ours:
-                self._error(500, "receive_error", f"Receive error at byte {received}")
-            else:
-                self._error(500, "receive_error", "Receive error")
-            self.close_connection = True
-            return
-        if want and digest.hexdigest().lower() != want.lower():
-            session.abort()
-            self._error(422, "digest_mismatch",
-                        f"X-Image-SHA256 mismatch: received image hashes to {digest.hexdigest()}")
+        session = sessions[0] if sessions else None
+        if received < length or session is None:   # client closed early: esp_ota_abort
+            if session is not None:
+                session.abort()
+            self._error(500, "Receive error")
             return
         from ruview_cli.ota.image import ImageError
 
         try:
-            info = session.finish()
-        except ImageError as exc:
-            if self.ours:
-                self._error(422, "invalid_image", exc.message)
-            else:
-                self._error(500, "invalid_image", "OTA validation failed")
+            session.finish()
+        except ImageError:
+            self._error(500, "OTA validation failed")
             return
-        except Exception as exc:  # flash trouble: the firmware answers 500
+        except Exception:  # flash trouble: the firmware answers 500
             session.abort()
-            self._error(500, "write_failed", f"OTA write failed: {exc}")
+            self._error(500, "OTA write failed")
             return
-        if self.ours:
-            self._json(200, {"status": "ok", "version": info.version,
-                             "next_partition": session.partition.name,
-                             "message": "OTA update successful. Rebooting..."})
-        else:
-            self._json(200, {"status": "ok", "message": "OTA update successful. Rebooting..."})
+        self._json(200, {"status": "ok", "message": "OTA update successful. Rebooting..."})
         node.schedule_reboot("sw", node.ota_reboot_delay_s)
 
-    def _receive(self, session: Any, length: int, digest: Any) -> int:
+    def _receive(self, sessions: list, length: int, digest: Any) -> int:
         node = self.node
         drop_at = node.take_drop_fault()
         rate = node.faults.throttle_kbps
@@ -261,7 +202,9 @@ class NodeRequestHandler(BaseHTTPRequestHandler):
             chunk = self.rfile.read(want)
             if not chunk:
                 break
-            session.write(chunk)
+            if not sessions:
+                sessions.append(node.ota_begin())
+            sessions[0].write(chunk)
             digest.update(chunk)
             total += len(chunk)
             if rate:

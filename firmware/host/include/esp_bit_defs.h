@@ -1,0 +1,2 @@
+#pragma once
+#define BIT(nr) (1UL << (nr))

@@ -1,0 +1,2 @@
+#pragma once
+typedef signed char err_t;

@@ -1,0 +1,3 @@
+#pragma once
+#include <netdb.h>
+#include "lwip/sockets.h"

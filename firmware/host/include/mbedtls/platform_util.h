@@ -1,0 +1,3 @@
+#pragma once
+#include <stddef.h>
+void mbedtls_platform_zeroize(void *buf, size_t len);
