@@ -53,3 +53,58 @@ def test_missing_toolchain_or_elf_says_how_to_fix(tmp_path):
     with pytest.raises(RuviewError) as e:
         BacktraceDecoder(str(elf), toolchain_prefix="no-such-toolchain-")
     assert "export.sh" in e.value.fix
+
+
+# --- against an emulated node: its serial port carries the real firmware's log --------------------
+
+def _sim(loopback):
+    import json as _json
+
+    first = loopback.hosts(1)
+    proc = subprocess.Popen(["ruview", "sim", "--nodes", "1", "--json", "--first-host", str(first),
+                             "--mdns-interface", "127.0.0.1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if not line:
+        proc.kill()
+        raise AssertionError(f"ruview sim did not start: {proc.stderr.read()}")
+    return proc, _json.loads(line)
+
+
+def _stop(proc):
+    import signal
+
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+
+
+def test_logs_shows_the_firmware_boot_log_after_reset_and_leaves_the_node_running(loopback):
+    import json as _json
+
+    from ruview_cli.nodeapi import get_status
+
+    sim, node = _sim(loopback)
+    try:
+        before = get_status(node["ip"])
+        # Without --reset the node keeps running: its uptime goes on across a monitor session.
+        quiet = subprocess.run(["ruview", "logs", "--port", node["serial_url"], "--json", "--duration", "2"],
+                               capture_output=True, text=True, timeout=60)
+        assert quiet.returncode == 0, quiet.stderr
+        assert get_status(node["ip"]).uptime_s >= before.uptime_s
+        res = subprocess.run(["ruview", "logs", "--port", node["serial_url"], "--json", "--reset",
+                              "--duration", "8"], capture_output=True, text=True, timeout=90)
+        assert res.returncode == 0, res.stderr
+        lines = [_json.loads(x) for x in res.stdout.splitlines()]
+        tagged = [x for x in lines if x.get("level")]
+        assert any(x["tag"] == "ruview" and x["text"] == "started" and x["level"] == "info" for x in tagged), lines[-20:]
+        assert all(set(x) == {"ts", "level", "tag", "time", "text"} for x in lines if "event" not in x)
+        assert get_status(node["ip"]).uptime_s is not None  # running its app again
+        piped = subprocess.run(["ruview", "logs", "--port", node["serial_url"], "--reset", "--duration", "6"],
+                               capture_output=True, text=True, timeout=90)
+        assert "ruview: started" in piped.stdout and "\x1b[" not in piped.stdout  # no colour when piped
+    finally:
+        _stop(sim)

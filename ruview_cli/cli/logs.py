@@ -48,8 +48,10 @@ def logs(
 ) -> None:
     import time
 
-    from ruview_cli.device.ports import choose_port, needs_manual_reset
-    from ruview_cli.device.serial_log import BacktraceDecoder, read_lines, reset_board
+    from ruview_cli.cli._prompts import choose_port
+    from ruview_cli.device.ports import needs_manual_reset
+    from ruview_cli.device.serial_log import BacktraceDecoder, read_lines, reset_board, \
+        reset_through_loader
     from ruview_cli.errors import UsageError
 
     if duration is not None and not duration > 0:
@@ -71,17 +73,12 @@ def logs(
             err.print(f"[dim]{safe(msg)}[/]")
 
     def opened(ser) -> None:
-        if reset:
-            if needs_manual_reset(port):
-                from ruview_cli.device.session import EspSession
-
-                ser.close()  # the emulated node's port takes one client: esptool resets it, then we reopen
-                with EspSession(port) as s:
-                    s.connect()
-                    s.reset()
-                ser.open()
-            else:
-                reset_board(ser)
+        if not reset:
+            return
+        if needs_manual_reset(port):
+            reset_through_loader(ser)  # no RTS line: reset through the ROM loader, same port
+        else:
+            reset_board(ser)  # EN through RTS with the port open: the whole boot log is seen
 
     if not as_json:
         err.print(f"[dim]ruview logs: {safe(port)} at {baud} baud (Ctrl-C to leave)[/]")

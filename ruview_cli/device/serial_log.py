@@ -72,6 +72,24 @@ def reset_board(ser) -> None:
     ser.rts = False
 
 
+def reset_through_loader(ser) -> None:
+    """Reset a chip that has no reset line (the emulated node's socket:// or pty) over the same
+    open port: esptool syncs with its ROM loader and issues its hard reset; the console output of
+    the new boot then arrives on this port, as on a board whose EN the monitor pulses."""
+    from esptool.cmds import detect_chip, reset_chip
+    from esptool.util import FatalError
+
+    from ruview_cli.device import esplog
+
+    try:
+        with esplog.routed(None):  # esptool's own chatter is not the node's log
+            esp = detect_chip(ser, 115200, "no-reset", connect_attempts=2)
+            reset_chip(esp, "hard-reset")
+    except (FatalError, OSError) as exc:
+        raise RuviewError(f"cannot reset the node on {ser.port}: {exc}",
+                          "run without --reset, or power-cycle the node") from None
+
+
 def read_lines(port: str, baud: int = 115200, *, reconnect: bool = True,
                on_state: Optional[Callable[[str], None]] = None,
                stop: Optional[Callable[[], bool]] = None,
