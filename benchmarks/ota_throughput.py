@@ -91,7 +91,7 @@ def throughput(tmp: str, env: dict, reps: int) -> None:
     if not curl:
         sys.exit("curl is needed for the baseline: apt-get install curl")
     fl = SimFleet(FleetOptions(nodes=1, psk=PSK, first_host=0xBB00, stream=False, pty=False,
-                               mdns_interface="127.0.0.1", selftest_delay_s=0.2))
+                               mdns_interface="127.0.0.1"))
     fl.start()
     try:
         node = fl.nodes[0]
@@ -190,7 +190,7 @@ def client_ceiling(tmp: str, reps: int) -> None:
 
 def rollout(tmp: str, env: dict, nodes: int, parallel: int = 4) -> None:
     opts = dict(psk=PSK, stream=False, pty=False, mdns_interface="127.0.0.1",
-                selftest_delay_s=1.0, faults=NodeFaults(throttle_kbps=100))
+                faults=NodeFaults(throttle_kbps=100))
     path = os.path.join(tmp, "r.bin")
     with open(path, "wb") as fh:
         fh.write(build_app_image("0.9.1", size=150_000))

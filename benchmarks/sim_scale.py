@@ -6,8 +6,9 @@ advert, UDP telemetry through the firmware core — and reports:
 
 * start-up time until every node is ready (serial endpoint listening, HTTP answering, mDNS
   registered, first telemetry datagram received by a collector in this process);
-* resident memory per node: RSS after start minus RSS of the same process before (the
-  baseline, measured in the same run), divided by N;
+* resident memory per node: RSS of this process after start minus its RSS before (the
+  baseline, measured in the same run), plus the RSS of every child process (the firmware
+  processes of nodes that run the host build), divided by N;
 * ratios against the goals (≤ 5 s for 50 nodes, ≤ 10 MB per node).
 
     python benchmarks/sim_scale.py [--nodes 50] [--seconds 5]
@@ -22,12 +23,43 @@ import sys
 import time
 
 
-def rss_bytes() -> int:
-    with open(f"/proc/{os.getpid()}/status") as fh:
+def rss_bytes(pid: int | None = None) -> int:
+    with open(f"/proc/{pid or os.getpid()}/status") as fh:
         for line in fh:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS")
+    return 0  # a kernel thread or a zombie holds no memory
+
+
+def children(pid: int) -> list[int]:
+    """Every descendant of `pid` (from /proc/PID/task/*/children)."""
+    out: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                kids = [int(x) for x in fh.read().split()]
+        except OSError:
+            continue
+        for kid in kids:
+            out.append(kid)
+            out.extend(children(kid))
+    return out
+
+
+def children_rss() -> tuple[int, int]:
+    """(number of child processes, their summed RSS)."""
+    kids = children(os.getpid())
+    total = 0
+    for kid in kids:
+        try:
+            total += rss_bytes(kid)
+        except OSError:
+            pass
+    return len(kids), total
 
 
 def main() -> int:
@@ -74,7 +106,8 @@ def main() -> int:
 
     time.sleep(args.seconds)  # let buffers, scenarios and threads reach steady state
     rss = rss_bytes()
-    per_node = (rss - baseline) / args.nodes
+    n_children, child_rss = children_rss()
+    per_node = (rss - baseline + child_rss) / args.nodes
     fleet.stop()
 
     mb = 1024 * 1024
@@ -84,6 +117,7 @@ def main() -> int:
     print(f"telemetry from every node     {t_ready:6.2f} s   ({len(streaming)}/{args.nodes} streaming)")
     print(f"RSS baseline (same process)   {baseline / mb:6.1f} MB")
     print(f"RSS with the fleet running    {rss / mb:6.1f} MB")
+    print(f"firmware processes            {n_children:6d}   ({child_rss / mb:.1f} MB resident)")
     print(f"resident memory per node      {per_node / mb:6.2f} MB")
     print(f"ratio start-up / goal 5 s     {t_ready / 5.0:6.2f}  (≤ 1 meets the goal)")
     print(f"ratio per-node / goal 10 MB   {per_node / (10 * mb):6.2f}  (≤ 1 meets the goal)")

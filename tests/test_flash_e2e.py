@@ -65,10 +65,19 @@ def nvs_bytes(n) -> bytes:
     return n.flash.read(*NVS)
 
 
+def provisioned(n) -> dict:
+    """What the user provisioned (csi_cfg, security) as the node's NVS holds it; the firmware
+    keeps its own records in other namespaces, which it may rewrite at every boot."""
+    from ruview_cli.config.nvs import read_nvs
+
+    held = read_nvs(nvs_bytes(n))
+    return {ns: {k: v.value for k, v in held.get(ns, {}).items()} for ns in ("csi_cfg", "security")}
+
+
 def test_flash_boots_new_app_and_keeps_nvs(node, tmp_path):
     fl, n, url = node
     build = make_build(tmp_path)
-    before = nvs_bytes(n)
+    before = provisioned(n)
     r = run(str(build), "--port", url, "--json")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
@@ -76,7 +85,7 @@ def test_flash_boots_new_app_and_keeps_nvs(node, tmp_path):
     assert [f["role"] for f in doc["written"]] == ["bootloader", "partition-table", "otadata",
                                                   "app"]
     assert n.wait_for(lambda x: x.state == "running" and x.version == "0.8.0", 10)
-    assert nvs_bytes(n) == before and n.ota_psk == PSK
+    assert provisioned(n) == before and before["security"]["ota_psk"] == PSK
     app = (build / "ruview.bin").read_bytes()
     assert n.flash.read(0x20000, len(app)) == app
 
@@ -103,28 +112,39 @@ def test_erase_config_wipes_nvs(node, tmp_path):
     r = run(str(make_build(tmp_path)), "--port", url, "--erase-config")
     assert r.returncode == 0, r.stderr
     assert n.wait_for(lambda x: x.state == "running" and x.version == "0.8.0", 10)
-    assert nvs_bytes(n) == b"\xff" * NVS[1] and n.ota_psk == ""
+    assert provisioned(n) == {"csi_cfg": {}, "security": {}}
 
 
 def test_nvs_image_in_build_is_not_written_without_erase_config(node, tmp_path):
     fl, n, url = node
-    before = nvs_bytes(n)
+    before = provisioned(n)
     build = make_build(tmp_path, extra={"0x9000": ("nvs.bin", b"\x00" * NVS[1])})
     r = run(str(build), "--port", url)
     assert r.returncode == 0, r.stderr
     assert "overlaps the NVS partition" in r.stderr
     assert n.wait_for(lambda x: x.state == "running" and x.version == "0.8.0", 10)
-    assert nvs_bytes(n) == before
+    assert provisioned(n) == before
 
 
-def test_not_a_build_dir_and_wrong_chip_are_usage_errors(tmp_path):
-    r = run(str(tmp_path), "--port", "socket://127.0.0.1:9")
+def test_not_a_build_dir_and_wrong_chip_are_usage_errors(tmp_path, loopback):
+    nowhere = f"socket://{loopback.addr()}:9"
+    r = run(str(tmp_path), "--port", nowhere)
     assert r.returncode == 2 and "no flasher_args.json" in r.stderr
-    r = run(str(make_build(tmp_path / "c3", chip="esp32c3")), "--port", "socket://127.0.0.1:9")
+    r = run(str(make_build(tmp_path / "c3", chip="esp32c3")), "--port", nowhere)
     assert r.returncode == 2 and "the build is for esp32c3" in r.stderr
 
 
-def test_unreachable_port_is_a_clear_error(tmp_path):
-    r = run(str(make_build(tmp_path)), "--port", "socket://127.0.0.1:9")
+def test_unreachable_port_is_a_clear_error(tmp_path, loopback):
+    r = run(str(make_build(tmp_path)), "--port", f"socket://{loopback.addr()}:9")
     assert r.returncode == 1 and "cannot talk to the chip" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_flash_takes_baud_and_no_stub_like_provision(node, tmp_path):
+    fl, n, url = node
+    r = run(str(make_build(tmp_path)), "--port", url, "--baud", "115200", "--no-stub", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["verified"] is True
+    assert n.wait_for(lambda x: x.state == "running" and x.version == "0.8.0", 10)
+    r = run(str(tmp_path), "--port", url, "--baud", "300")
+    assert r.returncode == 2 and "--baud" in r.stderr

@@ -1,4 +1,6 @@
-"""mDNS adverts of sim nodes, found by a real zeroconf ServiceBrowser on 127.0.0.1."""
+"""mDNS adverts of sim nodes, found by a real zeroconf ServiceBrowser on 127.0.0.1.
+
+What is advertised is what the firmware asks for (its mdns_* calls over the board link)."""
 
 from __future__ import annotations
 
@@ -46,14 +48,15 @@ class Seen:
 
 def nvs(node_id: int, zone: str | None = None) -> dict:
     csi = {"node_id": NvsValue("u8", node_id), "edge_tier": NvsValue("u8", 1 + node_id % 2),
-           "target_ip": NvsValue("str", "127.0.0.1"), "target_port": NvsValue("u16", 5005)}
+           "target_ip": NvsValue("str", "127.0.0.1"), "target_port": NvsValue("u16", 5005),
+           "ssid": NvsValue("str", "lab"), "password": NvsValue("str", "lab-password")}
     if zone:
         csi["zone_name"] = NvsValue("str", zone)
     return {"csi_cfg": csi, "security": {"ota_psk": NvsValue("str", PSK)}}
 
 
 @pytest.fixture
-def fleet():
+def fleet(loopback):
     from zeroconf import ServiceBrowser, Zeroconf
 
     adv = MdnsAdvertiser("127.0.0.1")
@@ -64,9 +67,9 @@ def fleet():
 
     def add(i: int, flavor="ours", faults=None, zone=None, version="1.0.0") -> SimNode:
         mac = bytes([0x24, 0x6F, 0x28, 0x10, 0x20 + i, 0x30 + i])
-        node = SimNode(i, f"127.0.7.{100 + i}", build_node_flash(version, nvs(i, zone)), mac,
+        node = SimNode(i, loopback.addr(), build_node_flash(version, nvs(i, zone)), mac,
                        flavor=flavor, faults=faults or NodeFaults(), advertiser=adv,
-                       selftest_delay_s=0.0, ota_reboot_delay_s=0.1)
+                       ota_reboot_delay_s=0.1)
         node.boot()
         nodes.append(node)
         return node
@@ -105,7 +108,7 @@ def test_browser_finds_every_node_with_txt(fleet):
         assert txt["node_id"] == str(node.node_id)
         assert txt["mac"] == ":".join(f"{b:02x}" for b in node.mac)
         assert txt["chip"] == "esp32s3" and txt["version"] == "1.0.0"
-        assert txt["edge_tier"] == str(node.edge_tier)
+        assert txt["edge_tier"] == str(1 + node.index % 2)
         assert txt["ota"] == "1" and txt["api"] == "1"
         assert txt.get("name") == ("kitchen" if node.index == 3 else None)
 

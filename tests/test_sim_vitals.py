@@ -11,6 +11,8 @@ import signal
 import socket
 import subprocess
 
+from conftest import read_json_line
+
 
 def _free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -18,10 +20,10 @@ def _free_udp_port() -> int:
         return s.getsockname()[1]
 
 
-def test_tail_of_a_sim_node_reports_the_scenario_breathing_rate():
+def test_tail_of_a_sim_node_reports_the_scenario_breathing_rate(loopback):
     port = _free_udp_port()
     tail = subprocess.Popen(
-        ["ruview", "tail", "--json", "--bind", "127.0.0.1", "--port", str(port), "--duration", "50"],
+        ["ruview", "tail", "--json", "--bind", "127.0.0.1", "--listen", str(port), "--duration", "50"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sim = None
     try:
@@ -30,11 +32,11 @@ def test_tail_of_a_sim_node_reports_the_scenario_breathing_rate():
         sim = subprocess.Popen(
             # --seed 1: a room where this person's breathing reaches the channel (in about half
             # of realistic rooms it does not; benchmarks/dsp_accuracy.py measures how often)
-            ["ruview", "sim", "--nodes", "1", "--json", "--first-host", "170", "--seed", "1",
+            ["ruview", "sim", "--nodes", "1", "--json", "--first-host", str(loopback.hosts(1)), "--seed", "1",
              "--scenario", "breathing:rate_bpm=15", "--target", f"127.0.0.1:{port}",
-             "--mdns-interface", "127.0.0.1"],
+             "--interface", "127.0.0.1"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        node = json.loads(sim.stdout.readline())
+        node = read_json_line(sim)
         out, err = tail.communicate(timeout=90)
     finally:
         if sim is not None:
@@ -44,7 +46,7 @@ def test_tail_of_a_sim_node_reports_the_scenario_breathing_rate():
             tail.kill()
     vitals = [json.loads(line) for line in out.splitlines() if '"kind":"vitals"' in line]
     assert vitals and all(v["source"].startswith(node["ip"] + ":") for v in vitals)
-    estimates = [v["breathing_bpm"] for v in vitals if v["breathing_bpm"]]  # null = no estimate
+    estimates = [v["breathing_bpm"] for v in vitals if v["breathing_bpm"] is not None]
     assert len(estimates) >= 5, f"the node reported a breathing rate in {len(estimates)} of {len(vitals)} vitals packets"
     # The firmware's accuracy goal is 0.5 BPM MAE; allow 1 BPM for any single packet.
     assert all(abs(b - 15.0) <= 1.0 for b in estimates[-5:]), estimates

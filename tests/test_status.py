@@ -122,5 +122,6 @@ def test_status_table_json_and_exit_codes(nodes, tmp_path):
 
     r = cli("status", "garage", tmp_path=tmp_path)
     assert r.returncode == 2 and "garage" in r.stderr and "ruview nodes add" in r.stderr
-    r = cli("status", tmp_path=tmp_path)
-    assert r.returncode == 2 and "--all" in r.stderr
+    r = cli("status", "--json", tmp_path=tmp_path)  # bare: the whole inventory, as --all
+    assert r.returncode == 0, r.stderr
+    assert {row["host"] for row in json.loads(r.stdout)["nodes"]} == {a["ip"], old["ip"]}

@@ -208,12 +208,14 @@ def _update(target: NodeTarget, image: bytes, info, sha256: str, options: Update
                           version_after=after, verified=watch.verified, **common)
     if watch.outcome == P.ROLLED_BACK:
         return NodeResult(key, P.ROLLED_BACK, watch.message,
-                          "look at the node's log (serial) for why the new firmware failed its "
-                          "self-test; the node runs the previous firmware",
+                          "see why the new firmware failed its self-test in the node's serial log: "
+                          "`ruview logs --port PORT --reset` with the node on USB; it runs the "
+                          "previous firmware meanwhile",
                           version_after=after, rolled_back_from=watch.rolled_back_from, **common)
     if watch.outcome == P.FAILED:
         return NodeResult(key, P.FAILED, watch.message, "check what the node runs with `ruview "
-                          "status` and its serial log; another client may have updated it",
+                          "status` and its serial log (`ruview logs --port PORT`); another client "
+                          "may have updated it",
                           version_after=after, **common)
     fix = STATUS_FIX.format(node=target.name or target.host)
     if not capable:

@@ -82,4 +82,44 @@ def build_app_image(version: str, project_name: str = "ruview", chip_id: int = 9
     return data
 
 
-__all__ = ["build_app_image", "app_desc"]
+# esp_bootloader_desc_t (ESP-IDF >= 5.2, esp_bootloader_desc.h): magic byte 80, 3 reserved,
+# u32 version (CONFIG_BOOTLOADER_PROJECT_VER), idf_ver[32], date_time[24], reserved2[16]; it
+# opens the bootloader image's first (DRAM) segment, where esp_ota_get_bootloader_description()
+# reads it.
+BOOTLOADER_DESC_FMT = "<B3sI32s24s16s"
+BOOTLOADER_DESC_MAGIC = 80
+BOOTLOADER_LOAD_ADDR = 0x3FCE3818
+BOOTLOADER_ENTRY = 0x403C9908
+# Ours: CONFIG_BOOTLOADER_PROJECT_VER in firmware/sdkconfig.defaults (RV_BOOTLOADER_ROLLBACK_MARK,
+# "RV" 0x0001, with CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE); ESP-IDF's default is 1.
+BOOTLOADER_VERSION_OURS = 0x52560001
+BOOTLOADER_VERSION_DEFAULT = 1
+
+
+def build_bootloader_image(version: int = BOOTLOADER_VERSION_OURS, idf_ver: str = "v5.2") -> bytes:
+    """A 2nd-stage bootloader image as `idf.py build` leaves at 0x0: its description first.
+
+    The sim never executes it (sim/bootloader.py is the bootloader); the firmware reads its
+    description to tell whether this bootloader can roll back, and esptool shows it.
+    """
+    import struct
+
+    from esptool.bin_image import ELFSection, ESP32S3FirmwareImage
+
+    desc = struct.pack(BOOTLOADER_DESC_FMT, BOOTLOADER_DESC_MAGIC, b"", version,
+                       idf_ver.encode(), b"Nov 26 2026 12:00:00", b"")
+    img = ESP32S3FirmwareImage()
+    img.flash_mode = 2
+    img.flash_size_freq = 0x3F
+    img.entrypoint = BOOTLOADER_ENTRY
+    img.max_rev_full = 99
+    img.append_digest = True
+    img.segments = [
+        ELFSection(b".dram0.bootdesc", BOOTLOADER_LOAD_ADDR, desc + _fill("boot/dram", 0x400), 0),
+        ELFSection(b".iram_loader.text", 0x403C9700, _fill("boot/iram", 0x2000), 0),
+    ]
+    return img.save(None)
+
+
+__all__ = ["build_app_image", "app_desc", "build_bootloader_image", "BOOTLOADER_VERSION_OURS",
+           "BOOTLOADER_VERSION_DEFAULT"]

@@ -1,7 +1,9 @@
 """Faults an emulated node can be told to suffer (`ruview sim --fault name[=value]`).
 
-One dataclass per node; the HTTP server, the boot sequence, the serial link, the telemetry
-sender and the mDNS advertiser each read the fields that concern them.
+One dataclass per node, read live. They act on what is not the firmware — the radio, the
+process, the links, the board's timing — so the firmware's own code meets them as on a board
+(sim/firmware_app.py says how each one acts on our flavour; RuView 0.6.x is emulated in
+Python and reads them directly).
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from ruview_cli.errors import UsageError
 
 @dataclass
 class NodeFaults:
-    selftest_fail: bool = False          # the app after an OTA fails its self-test → rollback
-    crash_loop: bool = False             # the app after an OTA crashes at boot → bootloader rollback
+    selftest_fail: bool = False          # no CSI reaches an image pending verification → its
+                                         # self-test fails → rollback
+    crash_loop: bool = False             # an updated image aborts at every boot → bootloader
+                                         # rollback (or a crash loop without one)
     drop_after_bytes: int | None = None  # OTA upload / serial link dies after N body bytes
     throttle_kbps: float | None = None   # OTA body read at most this many KB/s (1 KB = 1024 B)
     serial_baud: int | None = None       # serial link speed (time per byte)

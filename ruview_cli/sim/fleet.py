@@ -3,8 +3,11 @@
 Node i (0-based) lives on host number first_host + i of 127.0.0.0/8, i.e. 127.(h>>16).(h>>8).h
 (first_host 2 = 127.0.0.2) — any 127/8 address works on Linux without
 setup — with its HTTP control/OTA server on port 8032 of that address, its ROM serial loader on a
-TCP port (`socket://`) and a pty, its mDNS advert through one shared Zeroconf, and its telemetry
-sent from that address by the shared FleetStreamer.
+TCP port (`socket://`) and a pty, and one shared radio (FleetStreamer) giving each node the CSI
+of its scenario. A node of our flavour runs our firmware (firmware/main built for the host, one
+process per boot): its HTTP server, mDNS requests (published through one shared Zeroconf) and
+UDP telemetry are the firmware's own. RuView 0.6.x nodes are emulated in Python and stream
+through the fleet's copy of the DSP core.
 
 Like real boards, nodes come up provisioned (distinct node_ids, WiFi, telemetry target) but with
 no OTA key, so OTA is refused until one is provisioned; `psk` provisions one on every node and
@@ -21,8 +24,10 @@ from typing import Any, Callable
 
 from ruview_cli.errors import UsageError
 from ruview_cli.sim.faults import NodeFaults
+from ruview_cli.versions import firmware_version
+from ruview_cli.sim.node import BOOT_TIMEOUT_S
 
-FACTORY_VERSION = "0.7.0"
+FACTORY_VERSION = firmware_version()  # the emulated nodes run the firmware this tree builds
 FACTORY_VERSION_06 = "0.6.5"
 SIM_SSID = "ruview-sim"
 # Espressif's OUI: the sim's MACs look like the boards' (and never collide with each other).
@@ -46,7 +51,6 @@ class FleetOptions:
     seed: int = 0
     stream: bool = True
     edge_tier: int = 2
-    selftest_delay_s: float | None = None
 
 
 def node_mac(index: int, seed: int = 0) -> bytes:
@@ -109,7 +113,8 @@ class SimFleet:
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, on_ready: Callable[[dict], None] | None = None) -> list[dict]:
         """Bring every node up; call on_ready(info) for each as soon as it is ready."""
-        from ruview_cli.sim.appimage import build_app_image
+        from ruview_cli.sim.appimage import BOOTLOADER_VERSION_DEFAULT, \
+            BOOTLOADER_VERSION_OURS, build_app_image, build_bootloader_image
         from ruview_cli.sim.flash import FlashImage
         from ruview_cli.sim.node import SimNode
         from ruview_cli.sim.partitions import LAYOUT_8MB, TABLE_OFFSET, build_table, by_name
@@ -118,7 +123,9 @@ class SimFleet:
         from ruview_cli.sim.streamer import FleetStreamer
 
         opts = self.options
-        if opts.stream:
+        # Nodes running our firmware need the radio even without telemetry: their self-test
+        # waits for CSI.
+        if opts.stream or opts.flavor == "ours":
             self.streamer = FleetStreamer(opts.scenario, opts.scenario_params, seed=opts.seed)
             self.streamer.start()
         if opts.flavor == "ours":
@@ -128,33 +135,44 @@ class SimFleet:
         version = FACTORY_VERSION if opts.flavor == "ours" else FACTORY_VERSION_06
         project = "ruview" if opts.flavor == "ours" else "esp32-csi-node"
         app = build_app_image(version, project_name=project)
+        # Our bootloader is built with rollback (its description carries the mark); RuView 0.6.x
+        # ships ESP-IDF's default.
+        bootloader = build_bootloader_image(BOOTLOADER_VERSION_OURS if opts.flavor == "ours"
+                                            else BOOTLOADER_VERSION_DEFAULT)
         table = build_table(LAYOUT_8MB)
         ota0 = by_name(LAYOUT_8MB, "ota_0")
         nvs = by_name(LAYOUT_8MB, "nvs")
 
+        binary = None
+        if opts.flavor == "ours":
+            from ruview_cli.sim.firmware_build import firmware_binary
+
+            binary = firmware_binary()
         infos = []
         try:
             for i in range(opts.nodes):
                 flash = FlashImage()
-                flash.write(0x0, _BOOTLOADER_STUB)
+                flash.write(0x0, bootloader)
                 flash.write(TABLE_OFFSET, table)
                 flash.write(nvs.offset, factory_nvs(opts, i))
                 flash.write(ota0.offset, app)
-                kwargs = {}
-                if opts.selftest_delay_s is not None:
-                    kwargs["selftest_delay_s"] = opts.selftest_delay_s
                 node = SimNode(i, node_ip(opts, i), flash, node_mac(i, opts.seed),
                                flavor=opts.flavor, http_port=opts.http_port,
                                faults=_copy_faults(opts.faults), advertiser=self.advertiser,
-                               on_boot=self._on_boot, on_down=self._on_down, **kwargs)
+                               on_boot=self._on_boot, on_down=self._on_down,
+                               firmware=binary, radio=self.streamer)
                 loader = RomLoader(flash, node.mac, on_reset=lambda n=node: n.reboot("ext"),
                                    baud_limit=opts.faults.serial_baud,
                                    drop_after_bytes=opts.faults.drop_after_bytes)
                 loader.on_sync = node.enter_download_mode  # esptool took the chip over
                 endpoint = SerialEndpoint(loader, pty=opts.pty).start()
+                node.on_console = endpoint.console
                 self.nodes.append(node)
                 self.endpoints.append(endpoint)
-                node.boot()
+                node.boot(wait=False)
+            # Firmware processes come up in parallel; report each node once it is up.
+            for i, node in enumerate(self.nodes):
+                node.wait_for(lambda n: n.state != "booting", BOOT_TIMEOUT_S)
                 info = self.describe(i)
                 infos.append(info)
                 if on_ready:
@@ -177,6 +195,8 @@ class SimFleet:
                 pass
         for endpoint in self.endpoints:
             endpoint.stop()
+        for node in self.nodes:
+            node.flash.close()
         if self.advertiser:
             self.advertiser.close()
 
@@ -189,9 +209,9 @@ class SimFleet:
     # -- what the CLI shows ----------------------------------------------------------------
     def describe(self, index: int) -> dict:
         """The stable --json record of one node (documented in `ruview sim --help`)."""
-        from ruview_cli.sim.mdns import instance_name
-
         node = self.nodes[index]
+        if node.firmware is not None:
+            return self._describe_firmware(index)
         endpoint = self.endpoints[index]
         mac = node.mac.hex(":")
         node_id = node.config.node_id if node.config else None
@@ -203,14 +223,34 @@ class SimFleet:
             "http_port": node.http_port,
             "serial_url": endpoint.url,
             "pty": endpoint.pty_path,
-            "mdns_name": (f"{instance_name(node_id or 0, node.mac)}._ruview._tcp.local."
-                          if node.flavor == "ours" and not node.faults.mdns_silent else None),
+            "mdns_name": None,  # RuView 0.6.x does not advertise
             "flavor": node.flavor,
             "version": node.version,
             "state": node.state,
             "ota_psk": bool(node.config and node.config.ota_psk),
             "target": (f"{node.config.target_ip}:{node.config.target_port}"
                        if node.config and node.config.target_ip else None),
+        }
+
+    def _describe_firmware(self, index: int) -> dict:
+        """The same record for a node running the host-built firmware: what it answered on
+        /ota/status and asked mDNS to publish; the target is what the fleet provisioned."""
+        node, endpoint, opts = self.nodes[index], self.endpoints[index], self.options
+        status = node.app_status
+        return {
+            "index": index,
+            "node_id": status.get("node_id"),
+            "mac": node.mac.hex(":"),
+            "ip": node.ip,
+            "http_port": node.http_port,
+            "serial_url": endpoint.url,
+            "pty": endpoint.pty_path,
+            "mdns_name": node.mdns_name,
+            "flavor": node.flavor,
+            "version": status.get("version", node.version),
+            "state": node.state,
+            "ota_psk": bool(opts.psk) and not opts.factory,
+            "target": None if opts.factory else f"{opts.target[0]}:{opts.target[1]}",
         }
 
     def wait_ready(self, timeout: float = 10.0) -> bool:
@@ -222,7 +262,8 @@ class SimFleet:
 
     # -- node callbacks --------------------------------------------------------------------
     def _on_boot(self, node: Any) -> None:
-        if self.streamer is not None and not self._stopped:
+        # A firmware process gets its CSI through the link and sends its own telemetry.
+        if self.streamer is not None and not self._stopped and node.firmware is None:
             self.streamer.attach(node)
 
     def _on_down(self, node: Any, reason: str) -> None:
@@ -234,11 +275,6 @@ def _copy_faults(faults: NodeFaults) -> NodeFaults:
     import dataclasses
 
     return dataclasses.replace(faults)
-
-
-# The second-stage bootloader image at 0x0 is not executed by the sim; a recognisable ESP image
-# header keeps `esptool image-info` and read-backs of a whole flash meaningful.
-_BOOTLOADER_STUB = bytes([0xE9, 0x00, 0x02, 0x3F]) + b"\x00" * 12 + b"\xff" * 16
 
 
 def wait_forever(stop: threading.Event) -> None:

@@ -1,4 +1,4 @@
-"""mDNS adverts of emulated nodes (PROTOCOL.md §5) through python-zeroconf.
+"""mDNS adverts of emulated nodes through python-zeroconf: what each node's firmware asks for.
 
 One Zeroconf instance per process and interface serves every node: 50 nodes must come up in
 seconds, so registration uses zeroconf's async API with `cooperating_responders=True` (no
@@ -31,36 +31,6 @@ def default_interface() -> str:
     return os.environ.get(ENV_INTERFACE, "").strip() or "127.0.0.1"
 
 
-def mac_text(mac: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in mac)
-
-
-def instance_name(node_id: int, mac: bytes) -> str:
-    return f"ruview-{node_id}-{mac[-2:].hex()}"
-
-
-def host_name(mac: bytes) -> str:
-    return f"ruview-{mac[-3:].hex()}.local."
-
-
-def txt_record(node: Any) -> dict[str, str]:
-    """TXT keys of PROTOCOL.md §5 for a SimNode."""
-    cfg = node.config
-    txt = {
-        "node_id": str(node.node_id),
-        "mac": mac_text(node.mac),
-        "chip": "esp32s3",
-        "version": node.version,
-        "edge_tier": str(node.edge_tier),
-        "ota": "1",
-        "api": "1",
-    }
-    name = getattr(cfg, "zone_name", "") or ""
-    if name:
-        txt["name"] = name
-    return txt
-
-
 def _acquire(interface: str):
     from zeroconf import IPVersion, Zeroconf
 
@@ -74,7 +44,7 @@ def _acquire(interface: str):
 
                 raise RuviewError(
                     f"cannot open mDNS sockets on {interface}: {exc}",
-                    f"pick an address of this machine with --mdns-interface or {ENV_INTERFACE}",
+                    f"pick an address of this machine with --interface or {ENV_INTERFACE}",
                 ) from None
             slot = _shared[interface] = [zc, 0]
         slot[1] += 1
@@ -93,14 +63,17 @@ def _release(interface: str) -> None:
 
 
 class MdnsAdvertiser:
-    """Advertises SimNodes on one interface; one Zeroconf per process and interface."""
+    """Publishes node services on one interface; one Zeroconf per process and interface.
 
-    def __init__(self, interface_ip: str | None = None, udp_too: bool = True):
+    `publish`/`withdraw` take what a node's firmware asks for (its instance name, host name,
+    service type, port and TXT: mdns_* calls forwarded over the board link), keyed by the node.
+    """
+
+    def __init__(self, interface_ip: str | None = None):
         self.interface = interface_ip or default_interface()
-        self.udp_too = udp_too
         self._zc = _acquire(self.interface)
-        self._infos: dict[int, list[Any]] = {}  # id(node) -> [ServiceInfo, ...]
-        self._goodbyes: dict[int, Any] = {}     # id(node) -> future of its goodbye broadcasts
+        self._infos: dict[Any, dict[str, Any]] = {}  # key -> {service type: ServiceInfo}
+        self._goodbyes: dict[Any, Any] = {}          # key -> future of its goodbye broadcasts
         self._lock = threading.Lock()
         self._closed = False
 
@@ -115,77 +88,66 @@ class MdnsAdvertiser:
             fut.result(timeout=10)
         return fut
 
-    def _settle(self, node: Any) -> None:
+    def _settle(self, key: Any) -> None:
         """Wait for this node's pending goodbyes, so a re-register is not overtaken by them."""
         with self._lock:
-            fut = self._goodbyes.pop(id(node), None)
+            fut = self._goodbyes.pop(key, None)
         if fut is not None:
             try:
                 fut.result(timeout=5)
             except Exception:  # a goodbye that failed to send must not block the node
                 pass
 
-    def _make_infos(self, node: Any) -> list[Any]:
+    def publish(self, key: Any, service_type: str, instance: str, host: str, ip: str, port: int,
+                txt: dict[str, str]) -> None:
+        """Announce (or re-announce with new TXT) one service of the node `key`.
+
+        `service_type` like "_ruview._tcp.local.", `host` like "ruview-a1b2c3.local.".
+        """
         from zeroconf import ServiceInfo
 
-        txt = txt_record(node)
-        name = instance_name(node.node_id, node.mac)
-        types = [SERVICE_TCP] + ([SERVICE_UDP] if self.udp_too else [])
-        return [ServiceInfo(t, f"{name}.{t}", addresses=[socket.inet_aton(node.ip)],
-                            port=node.http_port, properties=txt, server=host_name(node.mac))
-                for t in types]
-
-    def register(self, node: Any) -> None:
-        """Advertise `node` (no-op for RuView 0.6.x nodes and the mdns-silent fault)."""
-        if self._closed or getattr(node, "flavor", "ours") != "ours":
+        if self._closed:
             return
-        if node.faults.mdns_silent:
-            self.unregister(node)
-            return
+        info = ServiceInfo(service_type, f"{instance}.{service_type}",
+                           addresses=[socket.inet_aton(ip)], port=port, properties=txt,
+                           server=host)
         with self._lock:
-            known = id(node) in self._infos
-        if known:
-            self.update(node)
-            return
-        self._settle(node)
-        infos = self._make_infos(node)
-        with self._lock:
-            self._infos[id(node)] = infos
+            old = self._infos.get(key, {}).get(service_type)
         zc = self._zc
+        if old is not None and old.name == info.name and old.server == info.server:
+            with self._lock:
+                self._infos[key][service_type] = info
+
+            async def upd():
+                await zc.async_update_service(info)
+
+            self._run(upd)
+            return
+        if old is not None:  # a different instance or host name: a different record set
+            self._withdraw_one(key, service_type, old)
+        self._settle(key)
+        with self._lock:
+            self._infos.setdefault(key, {})[service_type] = info
 
         async def reg():
-            for info in infos:
-                await zc.async_register_service(info, cooperating_responders=True)
+            await zc.async_register_service(info, cooperating_responders=True)
 
         self._run(reg)
 
-    def update(self, node: Any) -> None:
-        """Re-announce with fresh TXT (version, edge_tier) after a reboot or self-test."""
-        if self._closed:
-            return
+    def _withdraw_one(self, key: Any, service_type: str, info: Any) -> None:
         with self._lock:
-            old = self._infos.get(id(node))
-        if old is None or node.faults.mdns_silent:
-            self.register(node)
-            return
-        new = self._make_infos(node)
-        if [i.name for i in new] != [i.name for i in old] or new[0].server != old[0].server:
-            self.unregister(node)  # node_id changed: a different instance name
-            self.register(node)
-            return
-        with self._lock:
-            self._infos[id(node)] = new
+            self._infos.get(key, {}).pop(service_type, None)
         zc = self._zc
 
-        async def upd():
-            for info in new:
-                await zc.async_update_service(info)
+        async def unreg():
+            await (await zc.async_unregister_service(info))
 
-        self._run(upd)
+        self._run(unreg)
 
-    def unregister(self, node: Any) -> None:
+    def withdraw(self, key: Any) -> None:
+        """Send goodbyes for every service of `key` (without waiting for them)."""
         with self._lock:
-            infos = self._infos.pop(id(node), None)
+            infos = list(self._infos.pop(key, {}).values())
         if not infos or self._closed:
             return
         zc = self._zc
@@ -194,16 +156,16 @@ class MdnsAdvertiser:
             sent = [await zc.async_unregister_service(info) for info in infos]
             await asyncio.gather(*sent)
 
-        # Do not wait for the goodbyes (≈ 0.4 s); register() of the same node waits for them.
+        # Do not wait for the goodbyes (≈ 0.4 s); publish() of the same node waits for them.
         fut = self._run(unreg, wait=False)
         with self._lock:
-            self._goodbyes[id(node)] = fut
+            self._goodbyes[key] = fut
 
     def close(self) -> None:
         if self._closed:
             return
         with self._lock:
-            nodes = list(self._infos.values())
+            nodes = [info for infos in self._infos.values() for info in infos.values()]
             self._infos.clear()
             pending = list(self._goodbyes.values())
             self._goodbyes.clear()
@@ -215,7 +177,7 @@ class MdnsAdvertiser:
         zc = self._zc
 
         async def unreg_all():
-            sent = [await zc.async_unregister_service(info) for infos in nodes for info in infos]
+            sent = [await zc.async_unregister_service(info) for info in nodes]
             await asyncio.gather(*sent)
 
         try:
@@ -226,5 +188,4 @@ class MdnsAdvertiser:
         _release(self.interface)
 
 
-__all__ = ["MdnsAdvertiser", "SERVICE_TCP", "SERVICE_UDP", "ENV_INTERFACE", "default_interface",
-           "instance_name", "host_name", "txt_record", "mac_text"]
+__all__ = ["MdnsAdvertiser", "SERVICE_TCP", "SERVICE_UDP", "ENV_INTERFACE", "default_interface"]

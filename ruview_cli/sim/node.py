@@ -1,27 +1,30 @@
-"""One emulated node: boots from its own flash the way an ESP32-S3 with ESP-IDF does.
+"""One emulated node: the chip, its flash and its boot, the way an ESP32-S3 with ESP-IDF boots.
 
-Boot = the second-stage bootloader (partition table at 0x8000 → otadata → slot, image
-verification with fallback to the other slots, rollback handling) followed by the app (NVS →
-NodeConfig, HTTP control/OTA server, mDNS advert, self-test of a pending-verify image).
+Every boot: the ROM prints its reset line on UART0, the second-stage bootloader (sim/bootloader.py:
+partition table at 0x8000 -> otadata -> slot, image verification with fallback to the other
+slots, rollback of an image that was pending verification) picks the app, then the app runs:
+
+* our flavour: the firmware itself, firmware/main built for the host, as a child process for
+  this boot (sim/firmware_app.py). Its HTTP/OTA server, NVS reading, self-test, rollback
+  decisions, mDNS and UDP telemetry are the C code's. When the process ends (esp_restart, a
+  panic, a watchdog) the node reboots through the bootloader with that reset reason.
+* RuView 0.6.x: emulated in Python (config from NVS, http_node.py, telemetry by the fleet's
+  streamer), as that firmware's source is not ours to build.
 
 Decisions (where a real board leaves a choice or cannot be copied exactly):
 * No bootable image (blank or corrupt slots, or no partition table): a real board resets in a
   loop inside the bootloader. The sim stays in state "no_app" with no HTTP and no mDNS until
   the next reboot (e.g. after esptool writes an app over serial and resets the chip).
-* Crash-loop fault: an image received by OTA while the fault is set "crashes" every time it
-  boots (a property of that image, keyed by its SHA-256). Ours: the first crash happens with
-  the image PENDING_VERIFY, so the bootloader marks it ABORTED and boots the previous slot.
-  RuView 0.6.x has no rollback: the node crash-loops; the sim gives up after 3 boots and stays
-  in state "crash_loop" (down) until it is re-flashed over serial.
-* Self-test (ours, only when the running image is PENDING_VERIFY): passes after
-  `selftest_delay_s` (and after `selftest_hold` is set, if given) unless the selftest-fail fault
-  is set, in which case the app marks itself INVALID and restarts → the previous slot boots.
-* `rollback` in /ota/status is read the way the firmware does it: the app desc version of
-  esp_ota_get_last_invalid_partition() (the newest INVALID/ABORTED otadata entry). It lives in
-  flash, so it survives reboots and power-off, and disappears with the next OTA (which
-  reuses that slot and its otadata sector).
+* Crash-loop fault: an image that boots for the first time after an update while the fault is
+  set crashes every time it boots (a property of that image, keyed by its SHA-256). Ours: the
+  firmware process is aborted shortly after it starts; the bootloader then finds the image
+  PENDING_VERIFY, marks it ABORTED and boots the previous slot. RuView 0.6.x has no rollback:
+  the node crash-loops; the sim gives up after 3 boots and stays in state "crash_loop" (down)
+  until it is re-flashed over serial.
 * RuView 0.6.x with an invalid `target_ip` in NVS starts nothing (no HTTP), like the real
-  firmware; state "halted".
+  firmware; state "halted". Our firmware's process exiting with a status that is neither a
+  restart nor a crash (an emulator problem) also leaves the node "halted", with the reason in
+  `boot_error` and the process's own words on the serial console.
 """
 
 from __future__ import annotations
@@ -31,16 +34,19 @@ import threading
 import time
 from typing import Any, Callable
 
+from ruview_cli.sim.bootloader import rom_banner
 from ruview_cli.sim.faults import NodeFaults
 from ruview_cli.sim.flash import FlashImage
-from ruview_cli.sim.otadata import (OtaData, PENDING_VERIFY, STATE_NAMES, UNDEFINED)
+from ruview_cli.sim.otadata import OtaData, PENDING_VERIFY, STATE_NAMES
 
 FLAVORS = ("ours", "ruview-0.6")
 RUVIEW06_MAX_SIZE = 921600
 CHIP_REV = 2                 # ESP32-S3 v0.2
 BASE_REBOOT_S = 0.05         # time the board is down for a plain reboot
-SELFTEST_S = 1.5             # WiFi up + CSI frames + UDP sends, on a healthy node
 CRASH_LOOP_GIVE_UP = 3
+WAIT_POLL_S = 0.1
+BOOT_TIMEOUT_S = 20.0        # a firmware process that is not up by then is reported as such
+CONSOLE_TAIL = 64 * 1024     # serial output kept for `console_tail` (diagnostics, tests)
 
 # esp_reset_reason_t names as our firmware reports them.
 RESET_REASONS = ("poweron", "sw", "panic", "int_wdt", "task_wdt", "wdt", "brownout", "deepsleep",
@@ -88,9 +94,8 @@ class SimNode:
                  faults: NodeFaults | None = None, advertiser: Any = None,
                  on_boot: Callable[["SimNode"], None] | None = None,
                  on_down: Callable[["SimNode", str], None] | None = None,
-                 selftest_delay_s: float = SELFTEST_S,
-                 selftest_hold: threading.Event | None = None,
-                 chip_rev: int = CHIP_REV, ota_reboot_delay_s: float | None = None):
+                 chip_rev: int = CHIP_REV, ota_reboot_delay_s: float | None = None,
+                 firmware: Any = None, radio: Any = None):
         if flavor not in FLAVORS:
             from ruview_cli.errors import UsageError
 
@@ -107,16 +112,18 @@ class SimNode:
         self.advertiser = advertiser
         self.on_boot = on_boot
         self.on_down = on_down
-        self.selftest_delay_s = selftest_delay_s
-        self.selftest_hold = selftest_hold
         self.chip_rev = chip_rev
         from ruview_cli.sim.http_node import OTA_REBOOT_DELAY_S
 
-        # the firmware waits 1 s after answering 200 before esp_restart(); tests may shorten it
+        if flavor == "ours" and firmware is None:
+            from ruview_cli.sim.firmware_build import firmware_binary
+
+            firmware = firmware_binary()
+        # RuView 0.6.x waits 1 s after answering 200 before esp_restart(); tests may shorten it
         self.ota_reboot_delay_s = OTA_REBOOT_DELAY_S if ota_reboot_delay_s is None \
             else ota_reboot_delay_s
 
-        self.state = "off"   # off | running | no_app | crash_loop | halted | download
+        self.state = "off"   # off | booting | running | no_app | crash_loop | halted | download
         self.boot_error: str | None = None
         self.config: Any = None
         self.config_warnings: list[str] = []
@@ -124,8 +131,6 @@ class SimNode:
         self.app: Any = None          # ImageInfo of the running image
         self.running_slot: int | None = None
         self.running_partition: Any = None
-        self.ota_state = "valid"
-        self.rollback_from: str | None = None
         self.reset_reason = "poweron"
         self.boot_count = 0
         self.crash_count = 0
@@ -136,26 +141,50 @@ class SimNode:
         self._http = None
         self._lock = threading.RLock()
         self.changed = threading.Condition(self._lock)
-        self._app_stop = threading.Event()
         self._drop_spent = False
         self._reboot_timer: threading.Timer | None = None
         self._closed = False
+        self.on_console: Callable[[bytes], None] | None = None
+        self.console_tail = b""       # UART0 output, last CONSOLE_TAIL bytes
+        self.boot_log = b""           # UART0 output since the last reset
+        self.firmware = firmware      # host-built firmware binary (ours); None: RuView 0.6.x
+        self.radio = radio            # the fleet's FleetStreamer: delivers CSI to the firmware
+        self._fw: Any = None          # FirmwareApp of the current boot
+        self._own_radio: Any = None   # the radio of a node started without a fleet
+        self._link: Any = None        # FaultyLink in front of the firmware's HTTP server
+        self._link_port = 0
+        self.app_status: dict = {}    # /ota/status as the firmware answered it once up
+        self.mdns_name: str | None = None
 
     # --- properties the HTTP server and the fleet read ------------------------------------
 
     @property
     def rollback_enabled(self) -> bool:
-        return self.flavor == "ours"
+        """Whether this node's bootloader rolls back: ours does (its description at 0x0 says
+        so); RuView 0.6.x's does not, nor does ours after a 0.6 bootloader was flashed."""
+        from ruview_cli.sim.bootloader import bootloader_rolls_back
+
+        return self.flavor == "ours" and bootloader_rolls_back(self.flash)
+
+    def install_bootloader(self, rollback: bool = True) -> None:
+        """Write a 2nd-stage bootloader at 0x0, as a USB flash does (OTA never replaces it):
+        ours (with rollback) or IDF's default, which RuView 0.6.x ships. Takes effect at the
+        next reset."""
+        from ruview_cli.sim.appimage import BOOTLOADER_VERSION_DEFAULT, \
+            BOOTLOADER_VERSION_OURS, build_bootloader_image
+
+        image = build_bootloader_image(BOOTLOADER_VERSION_OURS if rollback
+                                       else BOOTLOADER_VERSION_DEFAULT)
+        self.flash.erase(0, 0x8000)
+        self.flash.write(0, image)
 
     @property
-    def node_id(self) -> int:
+    def node_id(self) -> int | None:
+        """As the app reports it: our firmware's /ota/status, RuView 0.6.x's config."""
+        if self.firmware is not None:
+            return self.app_status.get("node_id")
         value = getattr(self.config, "node_id", None) if self.config is not None else None
         return int(value) if value is not None else self.index
-
-    @property
-    def edge_tier(self) -> int:
-        value = getattr(self.config, "edge_tier", None) if self.config is not None else None
-        return int(value) if value is not None else 2
 
     @property
     def ota_psk(self) -> str:
@@ -167,15 +196,20 @@ class SimNode:
 
     @property
     def max_size(self) -> int:
-        if self.flavor != "ours":
-            return RUVIEW06_MAX_SIZE
-        nxt = self._next_partition()
-        return nxt.size if nxt is not None else 0
+        return RUVIEW06_MAX_SIZE
 
     def wait_for(self, predicate: Callable[["SimNode"], bool], timeout: float = 10.0) -> bool:
         """Block until predicate(node) holds (checked on every state change)."""
+        deadline = time.monotonic() + timeout
         with self.changed:
-            return self.changed.wait_for(lambda: predicate(self), timeout)
+            while not predicate(self):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                # The firmware process changes flash (otadata) without telling us: look again
+                # every so often, not only on the state changes we see.
+                self.changed.wait(min(left, WAIT_POLL_S))
+            return True
 
     def _notify(self) -> None:
         with self.changed:
@@ -184,12 +218,9 @@ class SimNode:
     # --- flash layout ---------------------------------------------------------------------
 
     def _otadata(self) -> OtaData:
-        from ruview_cli.sim.partitions import SUB_OTADATA, DATA
+        from ruview_cli.sim.bootloader import otadata_of
 
-        for p in self._parts:
-            if p.type == DATA and p.subtype == SUB_OTADATA:
-                return OtaData(self.flash, p.offset)
-        return OtaData(self.flash, 0xF000)
+        return otadata_of(self.flash, self._parts)
 
     def _slot_index(self, part: Any) -> int:
         return self._apps.index(part) if part in self._apps else -1
@@ -203,73 +234,45 @@ class SimNode:
         return self._apps[(self.running_slot + 1) % len(self._apps)]
 
     def _load_image(self, part: Any):
-        """The bootloader's image verification of one partition; ImageInfo or None."""
-        from ruview_cli.ota.image import ImageError, inspect_image
+        from ruview_cli.sim.bootloader import load_image
 
-        length = self._image_length(part)
-        if length is None:
-            return None
-        try:
-            return inspect_image(self.flash.read(part.offset, length), chip_rev=self.chip_rev)
-        except ImageError:
-            return None
-
-    def _image_length(self, part: Any) -> int | None:
-        """Walk the segment headers in flash (cheap) to know how much to verify."""
-        import struct
-
-        head = self.flash.read(part.offset, 24)
-        if head[0] != 0xE9 or not 0 < head[1] <= 16:
-            return None
-        pos = 24
-        for _ in range(head[1]):
-            if pos + 8 > part.size:
-                return None
-            _addr, length = struct.unpack("<II", self.flash.read(part.offset + pos, 8))
-            pos += 8 + length
-            if pos > part.size:
-                return None
-        pos += 16 - (pos % 16)
-        if head[23] == 1:
-            pos += 32
-        return pos if pos <= part.size else None
+        return load_image(self.flash, part, self.chip_rev)
 
     def _bootloader(self):
-        """Second-stage bootloader: (slot index, partition, ImageInfo) or None."""
-        from ruview_cli.sim.partitions import APP, TABLE_LENGTH, TABLE_OFFSET, app_slots, \
-            parse_table
+        """Second-stage bootloader: the BootChoice, or None (boot_error says why)."""
+        from ruview_cli.sim.bootloader import BootFailure, select_app
 
         try:
-            self._parts = parse_table(self.flash.read(TABLE_OFFSET, TABLE_LENGTH))
-        except Exception as exc:
+            choice = select_app(self.flash, self.rollback_enabled, self.chip_rev,
+                                log=self._console_line)
+        except BootFailure as exc:
             self._parts, self._apps = [], []
-            self.boot_error = f"no valid partition table at 0x8000: {exc}"
+            self.boot_error = str(exc)
+            self._console_line(f"E boot: {exc}")
             return None
-        self._apps = app_slots(self._parts)
-        factory = next((p for p in self._parts if p.type == APP and p.subtype == 0x00), None)
-        otadata = self._otadata()
-        start = otadata.bootloader_select(len(self._apps), self.rollback_enabled) \
-            if self._apps else None
-        no_otadata = start is None
-        if start is None:
-            start = -1 if factory is not None else 0
-        order = list(range(start, -2, -1)) + list(range(start + 1, len(self._apps)))
-        for idx in order:
-            part = factory if idx == -1 else (self._apps[idx] if idx < len(self._apps) else None)
-            if part is None:
-                continue
-            info = self._load_image(part)
-            if info is not None:
-                if no_otadata and idx >= 0:
-                    otadata.set_actual_slot(idx, len(self._apps))
-                return idx, part, info
-        self.boot_error = "no bootable app partition (every slot is empty or corrupt)"
-        return None
+        self._parts, self._apps = choice.parts, choice.apps
+        return choice
+
+    def _console(self, data: bytes) -> None:
+        """Bytes on UART0 (what a serial terminal on the node's port shows)."""
+        self.console_tail = (self.console_tail + data)[-CONSOLE_TAIL:]
+        self.boot_log = (self.boot_log + data)[-CONSOLE_TAIL:]
+        if self.on_console is not None:
+            self.on_console(data)
+
+    def _console_line(self, text: str) -> None:
+        self._console(text.encode() + b"\r\n")
 
     # --- life cycle -----------------------------------------------------------------------
 
-    def boot(self) -> None:
-        """Power on / come out of reset: bootloader, then the app."""
+    def boot(self, wait: bool = True) -> None:
+        """Power on / come out of reset: bootloader, then the app. Our firmware starts as a
+        process; with `wait` this returns once it is up (HTTP answering) or has failed."""
+        if self.firmware is not None:
+            self._boot_firmware()
+            if wait:
+                self.wait_for(lambda n: n.state != "booting", BOOT_TIMEOUT_S)
+            return
         with self._lock:
             if self._closed or self.state == "running":
                 return
@@ -277,11 +280,13 @@ class SimNode:
             self.boot_error = None
             crashes = 0
             while True:
+                self.boot_log = b""
+                self._console(rom_banner(self.reset_reason))
                 chosen = self._bootloader()
                 if chosen is None:
                     self._set_state("no_app")
                     return
-                slot, part, info = chosen
+                slot, part, info = chosen.slot, chosen.partition, chosen.info
                 self.running_slot, self.running_partition, self.app = slot, part, info
                 self.version = info.version
                 if info.sha256 not in self.crashing_images:
@@ -290,49 +295,126 @@ class SimNode:
                 crashes += 1
                 self.crash_count += 1
                 self.reset_reason = "panic"
-                if not self.rollback_enabled and crashes >= CRASH_LOOP_GIVE_UP:
+                if crashes >= CRASH_LOOP_GIVE_UP:
                     self.boot_error = (f"app {info.version} crashes at every boot and RuView "
                                        "0.6.x has no rollback; re-flash over serial")
                     self._set_state("crash_loop")
                     return
-                if crashes > 2 * max(1, len(self._apps)):
-                    self.boot_error = "every app slot crashes at boot"
-                    self._set_state("crash_loop")
-                    return
-            otadata = self._otadata()
-            state = otadata.running_state(slot, len(self._apps)) if slot >= 0 else UNDEFINED
-            pending = self.rollback_enabled and state == PENDING_VERIFY
-            self.ota_state = "pending_verify" if pending else "valid"
-            self.rollback_from = self._rollback_version(otadata, slot)
             self._load_config()
-            if self.flavor == "ruview-0.6" and not self._target_ip_ok():
+            if not self._target_ip_ok():
                 self.boot_error = "invalid target_ip in NVS: RuView 0.6.x starts nothing"
                 self._set_state("halted")
                 return
             from ruview_cli.sim.http_node import start_http
 
-            self._app_stop = threading.Event()
             self._http = start_http(self, self.ip, self.http_port)
             self.http_port = self._http.server_address[1]  # port 0: keep the one picked
             self.booted_at = time.monotonic()
             self.state = "running"
-            if self.advertiser is not None:
-                self.advertiser.register(self)
-            if pending:
-                threading.Thread(target=self._selftest, args=(self._app_stop, self.boot_count),
-                                 name=f"selftest-{self.index}", daemon=True).start()
             self._notify()
         if self.on_boot is not None:
             self.on_boot(self)
 
-    def _rollback_version(self, otadata: OtaData, slot: int) -> str | None:
-        if not self.rollback_enabled or not self._apps:
-            return None
-        bad = otadata.last_invalid_slot(len(self._apps))
-        if bad is None or bad == slot:
-            return None
-        info = self._load_image(self._apps[bad])
-        return info.version if info is not None else None
+    # --- our firmware, built for the host, as a child process ---------------------------------
+
+    def _boot_firmware(self) -> None:
+        """ROM, bootloader, then the firmware process; `_app_up` marks it running once its
+        HTTP server listens, `_app_exited` reboots it as the board would."""
+        from ruview_cli.sim.firmware_app import FirmwareApp
+
+        with self._lock:
+            if self._closed or self.state in ("running", "booting"):
+                return
+            self.boot_count += 1
+            self.boot_error = None
+            self.boot_log = b""
+            self._console(rom_banner(self.reset_reason))
+            choice = self._bootloader()
+            if choice is None:
+                self._set_state("no_app")
+                return
+            self.running_slot, self.running_partition, self.app = \
+                choice.slot, choice.partition, choice.info
+            self.version = choice.info.version
+            if choice.first_boot and self.faults.crash_loop:
+                self.crashing_images.add(choice.info.sha256)
+            self.state = "booting"
+            if self.radio is None:  # a node on its own (no fleet) still needs a radio
+                from ruview_cli.sim.streamer import FleetStreamer
+
+                self.radio = self._own_radio = FleetStreamer(seed=self.index)
+                self.radio.start()
+            self._fw = FirmwareApp(self, choice, self.firmware, self._firmware_port())
+            self._fw.start()
+            self._notify()
+
+    def _firmware_port(self) -> int:
+        """The port the firmware listens on: the node's own, unless a link fault needs the
+        emulator in between (sim/http_link.py); the link outlives reboots, as a network does."""
+        from ruview_cli.sim.http_link import FaultyLink, free_port, needs_link
+
+        if not needs_link(self.faults):
+            return self.http_port
+        if self._link is None:
+            port = free_port(self.ip)
+            self._link = FaultyLink(self, self.http_port, port)
+            self._link_port = port
+        return self._link_port
+
+    def _app_up(self, app: Any) -> None:
+        with self._lock:
+            if app is not self._fw or self.state != "booting":
+                return
+            self.app_status = app.status
+            self.booted_at = time.monotonic()
+            self.state = "running"
+            self._notify()
+        if self.on_boot is not None:
+            self.on_boot(self)
+
+    def _app_exited(self, app: Any, status: int, reason: str | None) -> None:
+        """The firmware process ended on its own: esp_restart, a panic or a watchdog."""
+        with self._lock:
+            if app is not self._fw or self._closed:
+                return
+            if reason is None:
+                self.boot_error = (f"the firmware process exited with status {status} "
+                                   "(not a restart, panic or watchdog): see the serial log")
+                self._stop_app("halted", "halted")
+                return
+            if reason != "sw":
+                self.crash_count += 1
+        # ESP-IDF's panic handler prints, then resets; the ROM and bootloader run again.
+        self._console(b"Rebooting...\r\n")
+        self.reboot(reason)
+
+    def abort_app(self) -> None:
+        """The running firmware dies by SIGABRT, as abort() in any of its tasks does."""
+        import signal
+
+        with self._lock:
+            if self._fw is not None:
+                self._fw.proc.stop(signal.SIGABRT)
+
+    def hang_app(self) -> None:
+        """A task of the running firmware stops feeding the task watchdog."""
+        with self._lock:
+            if self._fw is not None:
+                self._fw.send({"t": "fault", "name": "hang"})
+
+    @property
+    def app_slots(self) -> list:
+        """The OTA app partitions of the table the bootloader read last, in slot order."""
+        return list(self._apps)
+
+    @property
+    def ota_state(self) -> str:
+        """The running image's otadata state, as the bootloader left it or the app set it
+        (RuView 0.6.x has no rollback: always valid)."""
+        if self.firmware is None or self.running_slot is None or self.running_slot < 0:
+            return "valid"
+        state = self._otadata().running_state(self.running_slot, len(self._apps))
+        return "pending_verify" if state == PENDING_VERIFY else "valid"
 
     def _load_config(self) -> None:
         from ruview_cli.config.nvs import read_nvs
@@ -362,46 +444,22 @@ class SimNode:
         except ValueError:
             return False
 
-    def _selftest(self, stop: threading.Event, boot_no: int) -> None:
-        """Our firmware's post-OTA self-test: confirm the image or roll back."""
-        if self.selftest_hold is not None:
-            while not self.selftest_hold.wait(0.1):
-                if stop.is_set():
-                    return
-        if stop.wait(self.selftest_delay_s):
-            return
-        with self._lock:
-            if stop.is_set() or self.boot_count != boot_no or self.state != "running":
-                return
-            otadata = self._otadata()
-            if not self.faults.selftest_fail:
-                otadata.mark_valid()
-                self.ota_state = "valid"
-                self._notify()
-                if self.advertiser is not None:
-                    self.advertiser.update(self)
-                return
-            if not otadata.mark_invalid(len(self._apps)):
-                # No slot to return to: ESP-IDF refuses the rollback; the app keeps running.
-                self.boot_error = "self-test failed but no previous app to roll back to"
-                self._notify()
-                return
-        self.reboot("sw")
-
     def _stop_app(self, new_state: str, reason: str) -> None:
         with self._lock:
-            self._app_stop.set()
             if self._reboot_timer is not None:
                 self._reboot_timer.cancel()
                 self._reboot_timer = None
-            was_running = self.state == "running"
+            was_running = self.state in ("running", "booting")
+            if self._fw is not None:
+                self._fw.stop()
+                self._fw = None
             if self._http is not None:
                 self._http.stop()
                 self._http = None
             # A rebooting board sends no mDNS goodbye; its records are refreshed after boot
             # (or withdrawn if it does not come back). Power-off / download mode withdraw them.
             if self.advertiser is not None and was_running and new_state != "off_reboot":
-                self.advertiser.unregister(self)
+                self.advertiser.withdraw(id(self))
             if new_state == "off_reboot":
                 new_state = "off"
             self.state = new_state
@@ -438,6 +496,12 @@ class SimNode:
         """Power off: HTTP and mDNS go away; the flash keeps its contents."""
         self._stop_app("off", "shutdown")
         self._closed = True
+        if self._link is not None:
+            self._link.close()
+            self._link = None
+        if self._own_radio is not None:
+            self._own_radio.stop()
+            self._own_radio = None
 
     def take_drop_fault(self) -> int | None:
         """The drop-after fault fires on the first OTA upload only, so a retry can succeed."""
@@ -450,7 +514,7 @@ class SimNode:
     def _set_state(self, state: str) -> None:
         """A boot that ended without a running app (no_app, crash_loop, halted)."""
         if self.advertiser is not None:
-            self.advertiser.unregister(self)
+            self.advertiser.withdraw(id(self))
         self.state = state
         self.version = ""
         self.app = self.running_slot = self.running_partition = None
@@ -465,6 +529,7 @@ class SimNode:
     # --- /ota/status ----------------------------------------------------------------------
 
     def status(self) -> dict:
+        """RuView 0.6.x's /ota/status (ours answers from the firmware)."""
         app = self.app
         nxt = self._next_partition()
         running = self.running_partition.name if self.running_partition is not None \
@@ -477,21 +542,6 @@ class SimNode:
             "next_partition": nxt.name if nxt is not None else "none",
             "max_size": self.max_size,
         }
-        if self.flavor != "ours":
-            return base
-        cfg = self.config
-        base.update({
-            "node_id": self.node_id,
-            "mac": ":".join(f"{b:02x}" for b in self.mac),
-            "chip": "esp32s3",
-            "project_name": app.project_name if app else "",
-            "app_sha256": app.sha256 if app else "",
-            "ota_state": self.ota_state,
-            "rollback": self.rollback_from,
-            "uptime_s": int(time.monotonic() - self.booted_at) if self.booted_at else 0,
-            "edge_tier": self.edge_tier,
-            "reset_reason": self.reset_reason,
-        })
         return base
 
     def otadata_states(self) -> list[str]:
@@ -501,16 +551,19 @@ class SimNode:
 
 
 def build_node_flash(app_version: str = "1.0.0", nvs: dict | None = None,
-                     flash_size: int = 8 * 1024 * 1024, app: bytes | None = None) -> FlashImage:
-    """A flash image as `idf.py flash` leaves it: partition table, app in ota_0, otadata erased,
-    plus an NVS partition built from `nvs` ({namespace: {key: NvsValue}}) when given.
-    (The ROM bootloader at 0x0 is not emulated and is not written.)"""
-    from ruview_cli.sim.appimage import build_app_image
+                     flash_size: int = 8 * 1024 * 1024, app: bytes | None = None,
+                     bootloader_version: int | None = None) -> FlashImage:
+    """A flash image as `idf.py flash` leaves it: bootloader at 0x0 (ours, with rollback, unless
+    `bootloader_version` says otherwise), partition table, app in ota_0, otadata erased, plus
+    an NVS partition built from `nvs` ({namespace: {key: NvsValue}}) when given."""
+    from ruview_cli.sim.appimage import BOOTLOADER_VERSION_OURS, build_app_image, \
+        build_bootloader_image
     from ruview_cli.sim.partitions import LAYOUT_4MB, LAYOUT_8MB, TABLE_OFFSET, build_table, \
         by_name
 
     layout = LAYOUT_8MB if flash_size >= 8 * 1024 * 1024 else LAYOUT_4MB
     flash = FlashImage(flash_size)
+    flash.write(0x0, build_bootloader_image(bootloader_version or BOOTLOADER_VERSION_OURS))
     flash.write(TABLE_OFFSET, build_table(layout))
     flash.write(by_name(layout, "ota_0").offset, app if app is not None
                 else build_app_image(app_version))

@@ -1,11 +1,12 @@
-"""What an emulated node does with its NVS at boot: exactly the firmware's rules.
+"""What an emulated RuView 0.6.x node takes from its NVS at boot (our table's rules).
 
-The rules come from the firmware's own table (ruview_cli._edge.nvs_keys() and
-nvs_value_valid(), compiled from firmware/components/ruview_edge): each key is read with a typed
-getter, so a value stored with another NVS type is not seen; an out-of-range value (or a bad
-length, or an unparsable target_ip) is ignored and the compiled default kept. Keys the firmware
-does not read are ignored. Every ignored value yields one human-readable warning; secret values
-(WiFi password, OTA PSK, seed token) are described by length only, never shown.
+Nodes of our flavour no longer use this: they run the firmware, whose config_load.c reads NVS
+itself. RuView 0.6.x stays emulated in Python and reads its keys through this module, with the
+rules of our firmware's table (ruview_cli._edge.nvs_keys() and nvs_value_valid()); RuView 0.6.5's
+own rules differ (see issue 11 item 11). Each key is read with a typed getter, so a value stored
+with another NVS type is not seen; an out-of-range value (or a bad length, or an unparsable
+target_ip) is ignored and the compiled default kept. Every ignored value yields one warning;
+secret values (WiFi password, OTA PSK, seed token) are described by length only, never shown.
 """
 
 from __future__ import annotations

@@ -12,8 +12,10 @@ slot (seq - 1) % app_count.
 With CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE the bootloader, before choosing, rewrites every
 PENDING_VERIFY entry to ABORTED (the app was started once and never confirmed), then marks a
 chosen NEW entry PENDING_VERIFY. The app confirms with esp_ota_mark_app_valid_cancel_rollback
-(state VALID) or gives up with esp_ota_mark_app_invalid_rollback_and_reboot (state INVALID).
-Without rollback (RuView 0.6.x) new entries are written UNDEFINED and never touched again.
+(state VALID) or gives up with esp_ota_mark_app_invalid_rollback_and_reboot (state INVALID):
+for our flavour that is the firmware's own code (firmware/host's esp_ota_* on the flash file).
+Without rollback (RuView 0.6.x, emulated here) new entries are written UNDEFINED and never
+touched again.
 """
 
 from __future__ import annotations
@@ -140,7 +142,7 @@ class OtaData:
                 return
             self.write_entry(0, OtaEntry.make(slot + 1, VALID))
 
-    # --- app side (esp_ota_ops.c) ----------------------------------------------------------
+    # --- app side (esp_ota_ops.c), for RuView 0.6.x (ours runs the firmware's own) ----------
 
     def set_boot_slot(self, slot: int, app_count: int, rollback: bool) -> int:
         """esp_ota_set_boot_partition: the next seq that maps to `slot`; returns it."""
@@ -172,41 +174,6 @@ class OtaData:
             if e.crc_ok and e.slot(app_count) == slot:
                 return e.state
         return UNDEFINED
-
-    def mark_valid(self) -> bool:
-        """esp_ota_mark_app_valid_cancel_rollback; True if a state was changed."""
-        with self.flash.lock:
-            entries = self.read()
-            active = self.active_index(entries)
-            if active == -1 or entries[active].state == VALID:
-                return False
-            entries[active].state = VALID
-            self.write_entry(active, entries[active])
-            return True
-
-    def mark_invalid(self, app_count: int) -> bool:
-        """esp_ota_mark_app_invalid_rollback_and_reboot (minus the reboot).
-
-        Refused (False) when no other valid slot exists to roll back to, as ESP-IDF does.
-        """
-        with self.flash.lock:
-            entries = self.read()
-            active = self.active_index(entries)
-            if active == -1:
-                return False
-            other = entries[(~active) & 1]
-            if not other.valid:
-                return False
-            entries[active].state = INVALID
-            self.write_entry(active, entries[active])
-            return True
-
-    def last_invalid_slot(self, app_count: int) -> int | None:
-        """esp_ota_get_last_invalid_partition: newest entry in INVALID or ABORTED state."""
-        entries = [e for e in self.read() if e.crc_ok and e.state in (INVALID, ABORTED)]
-        if not entries:
-            return None
-        return max(entries, key=lambda e: e.seq).slot(app_count)
 
 
 __all__ = ["OtaData", "OtaEntry", "seq_crc", "STATE_NAMES", "NEW", "PENDING_VERIFY", "VALID",

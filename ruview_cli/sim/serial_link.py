@@ -14,6 +14,10 @@ directions, cost 10 bit times (slept in batches before replies go out); `drop_af
 the link once the host has sent that many bytes on one connection: TCP closes the client socket,
 the pty hangs up (master closed, the host sees the device vanish) and a new pty is opened in its
 place (`pty_path` changes, like a USB adapter re-plugged).
+
+UART0 output of the chip (the ROM's first lines, the bootloader's and the firmware's log) goes to
+both wires through `console()`, from any thread; like a UART nobody listens to, output that the
+other side does not read is lost (at most `_CONSOLE_BACKLOG` bytes wait per wire).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import os
 import select
 import selectors
 import socket
+import termios
 import threading
 import time
 import tty
@@ -33,6 +38,7 @@ log = logging.getLogger(__name__)
 
 _BATCH_S = 0.002  # sleep wire time once at least this much is owed
 _SLICE = 1024  # with a baud fault, replies leave in slices of this many bytes
+_CONSOLE_BACKLOG = 64 * 1024  # UART0 output waiting for a slow reader, per wire
 
 
 class _Wire:
@@ -92,6 +98,8 @@ class SerialEndpoint:
         self.port = 0
         self.refused = 0
         self.drops = 0
+        self._console_lock = threading.Lock()
+        self._console_out = bytearray()
 
     # -- public ------------------------------------------------------------------------------
     @property
@@ -102,6 +110,36 @@ class SerialEndpoint:
     def pty_path(self) -> str | None:
         return self._pty_path
 
+    def console(self, data: bytes) -> None:
+        """UART0 output of the chip: sent to whoever is connected (thread-safe, never blocks)."""
+        with self._console_lock:
+            self._console_out += data
+            del self._console_out[:-_CONSOLE_BACKLOG]
+        if self._wake_w is not None:
+            try:
+                self._wake_w.send(b"c")
+            except OSError:  # wake pipe full: the loop is awake anyway
+                pass
+
+    def _flush_console(self) -> None:
+        with self._console_lock:
+            data = bytes(self._console_out)
+            self._console_out.clear()
+        if not data:
+            return
+        if self._client is not None:
+            try:
+                self._client.send(data)
+            except OSError:  # not read fast enough (or gone): lost, like UART output
+                pass
+        if self._master is not None:
+            try:
+                os.write(self._master, data)
+            except OSError:
+                # Nobody reads the pty: drop what the line discipline holds, as a UART would.
+                if self._slave is not None:
+                    termios.tcflush(self._slave, termios.TCIFLUSH)
+
     def start(self) -> "SerialEndpoint":
         self._sel = selectors.DefaultSelector()
         self._listener = socket.create_server((self.host, self._want_port), backlog=4)
@@ -110,6 +148,7 @@ class SerialEndpoint:
         self._sel.register(self._listener, selectors.EVENT_READ, "accept")
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
         self._sel.register(self._wake_r, selectors.EVENT_READ, "wake")
         if self._want_pty:
             self._open_pty()
@@ -207,7 +246,8 @@ class SerialEndpoint:
                     if key.data == "accept":
                         self._accept()
                     elif key.data == "wake":
-                        self._wake_r.recv(64)
+                        self._wake_r.recv(4096)
+                        self._flush_console()
                     elif key.data == "client":
                         self._serve_client()
                     elif key.data == "pty":

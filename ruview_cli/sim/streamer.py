@@ -1,12 +1,17 @@
-"""UDP telemetry of emulated nodes: scenario CSI → the firmware core (`_edge`) → real datagrams.
+"""The radio of an emulated fleet: scenario CSI frames, paced in real time, delivered to nodes.
 
 One thread serves every node of a fleet (a thread per node would cost 50 stacks and 50 wake-ups
-per frame period). Frames are paced in real time from the scenario's own timestamps, so the
-jitter, drift and gaps of the scenario are what a collector sees. Each node sends from a socket
-bound to its own loopback address, so `(source ip, node_id)` is what it would be on a LAN.
+per frame period). Frames are paced from the scenario's own timestamps, so the jitter, drift and
+gaps of the scenario are what a node receives. Each attached node has its own scenario, kept
+across reboots (the room goes on while the node restarts).
 
-The pipeline is rebuilt from the node's NVS configuration every time the node boots: tier,
-thresholds and intervals change what is sent exactly as on a node, because the core decides.
+Where a frame goes is the node's business:
+* a node running the host-built firmware gets it through its CSI callback (`attach(node,
+  deliver=...)`), and its own code decides what to send;
+* a node whose firmware is emulated in Python (RuView 0.6.x) feeds the firmware core (`_edge`)
+  here and sends the datagrams from a socket bound to its own loopback address, so
+  `(source ip, node_id)` is what it would be on a LAN. The pipeline is rebuilt from the node's
+  NVS configuration every time the node boots.
 """
 
 from __future__ import annotations
@@ -95,6 +100,27 @@ def streamable(config: Any) -> bool:
     return 0 < int(config.target_port) < 65536
 
 
+class _RadioStream:
+    """Frames for a node whose own firmware handles them (`deliver(frame)`)."""
+
+    def __init__(self, node: Any, scenario: Scenario, deliver):
+        self.node = node
+        self.scenario = scenario
+        self.deliver = deliver
+        self.stats = StreamStats()
+        self.origin = 0.0
+
+    def close(self) -> None:
+        pass
+
+    def emit(self, frame) -> None:
+        self.stats.frames += 1
+        try:
+            self.deliver(frame)
+        except OSError:  # the node is going down; its detach follows
+            self.stats.send_errors += 1
+
+
 class FleetStreamer:
     """Streams telemetry for every attached node from one thread until stopped."""
 
@@ -129,10 +155,11 @@ class FleetStreamer:
             self._streams.clear()
 
     # -- nodes -----------------------------------------------------------------------------
-    def attach(self, node: Any) -> bool:
-        """(Re)start streaming for a node that just booted; False when it has no target."""
+    def attach(self, node: Any, deliver=None) -> bool:
+        """(Re)start frames for a node: to `deliver(frame)` when given, else through the core
+        and UDP (False when the node has no telemetry target)."""
         self.detach(node)
-        if not streamable(node.config):
+        if deliver is None and not streamable(node.config):
             return False
         key = node.ip
         with self._lock:
@@ -142,8 +169,11 @@ class FleetStreamer:
                 scenario = make_scenario(self.scenario_name, seed=self.seed * 1000 + node.index,
                                          **dict(self.scenario_params))
                 self._scenarios[key] = scenario
-            stream = _NodeStream(node, scenario, node.faults.udp_loss,
-                                 random.Random(self.seed * 7919 + node.index))
+            if deliver is not None:
+                stream = _RadioStream(node, scenario, deliver)
+            else:
+                stream = _NodeStream(node, scenario, node.faults.udp_loss,
+                                     random.Random(self.seed * 7919 + node.index))
             first = scenario.next_frame()
             stream.origin = time.monotonic() - first.t
             stream.pending = first  # type: ignore[attr-defined]
