@@ -40,11 +40,11 @@ def _num(x: float) -> Optional[float]:
     return x if x - x == 0 else None
 
 
-<<<<<<< HEAD
 def _conf(flags: int, bpm: float, pct: int) -> Optional[float]:
     """A vitals estimate's confidence: only with the confidence flag and an estimate."""
     return pct / 100 if flags & M.VITALS_CONFIDENCE and bpm else None
-=======
+
+
 def _rate(bpm: float) -> Optional[float]:
     """A rate in BPM for JSON: 0.0 on the wire means "no estimate yet", which is null."""
     return bpm if bpm and bpm - bpm == 0 else None
@@ -58,7 +58,6 @@ def _scaled(x: float, scale: float, offset: float = 0.0) -> float:
 
 def _count(x: float) -> Optional[int]:
     return round(x) if x - x == 0 else None
->>>>>>> main
 
 
 def channel_from_freq(freq_mhz: int) -> Optional[int]:
@@ -176,12 +175,8 @@ class Vitals(_VitalFlags):
         f = self.flags
         return {"kind": "vitals", "node_id": self.node_id, "flags": f,
                 "presence": bool(f & 1), "fall": bool(f & 2), "motion": bool(f & 4),
-<<<<<<< HEAD
-                "breathing_bpm": self.breathing_bpm or None, "heart_bpm": self.heart_bpm or None,
-                "breathing_conf": self.breathing_conf, "heart_conf": self.heart_conf,
-=======
                 "breathing_bpm": _rate(self.breathing_bpm), "heart_bpm": _rate(self.heart_bpm),
->>>>>>> main
+                "breathing_conf": self.breathing_conf, "heart_conf": self.heart_conf,
                 "rssi_dbm": self.rssi_dbm, "n_persons": self.n_persons,
                 "motion_energy": _num(self.motion_energy),
                 "presence_score": _num(self.presence_score), "timestamp_ms": self.timestamp_ms}
