@@ -296,8 +296,11 @@ def main() -> None:
               f"{(f'{p99 * 1000:.0f} ms') if p99 is not None else '—':>12}")
     b, r = rows[0], rows[1]
     print(f"\nbridge / baseline delivered: {r[2] / max(1, b[2]):.3f}")
-    print(f"goal: zero loss, p99 <= 1 s at >= 10,000 datagrams/s in: "
-          f"{'met' if r[2] == r[1] and r[3] is not None and r[3] <= 1.0 and offered >= 10_000 else 'NOT met'}")
+    nominal = 2 * a.nodes  # datagrams per second the schedule offers; the sender reached `offered`
+    kept_pace = offered >= 0.98 * nominal
+    print(f"goal: zero loss and p99 <= 1 s with 5,000 nodes (10,000 datagrams/s in): "
+          f"{'met' if a.nodes >= 5000 and kept_pace and r[2] == r[1] and r[3] is not None and r[3] <= 1.0 else 'NOT met'}"
+          f"{'' if kept_pace else ' (the sender fell behind its schedule)'}")
     grow = samples[-1][1] - samples[len(samples) // 2][1] if len(samples) > 2 else 0.0
     print(f"\nbroker down {a.outage:.0f} s: RSS {rss0:.1f} MB before, max {max(s for _, s in samples):.1f} MB, "
           f"change over the second half {grow:+.1f} MB; queued at the end {summary['queued']}, "

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 DEMO_NODES = 3
 TAIL_SECONDS = 15.0
+BRIDGE_SECONDS = 4.0
 # The demo's rooms: seeded so each has the multipath in which the core detects a still,
 # breathing person (in flat, line-of-sight-only rooms it currently does not; see the README).
 DEMO_SEED = 2
@@ -59,6 +60,12 @@ def free_first_host(count: int, start: int = 2, port: int = 8032) -> int:
 
     raise RuviewError("no free loopback addresses with port 8032 for the demo nodes",
                       "stop other `ruview sim` runs and try again")
+
+
+def _free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _tcp_free(ip: str, port: int) -> bool:
@@ -116,6 +123,8 @@ class Demo:
             self._step("provision", self.provision)
             self._step("ota", self.ota)
             self._step("tail", lambda: self.tail(sock))
+            if mosquitto_binary() is not None:
+                self._step("bridge", lambda: self.bridge(sock))
             return self.report
         finally:
             if sock is not None:
@@ -237,6 +246,68 @@ class Demo:
         else:
             detail += ", each a present person breathing at the scenario's rate"
         return StepResult("tail", ok, detail, {"summary": summary})
+
+    def bridge(self, sock) -> StepResult:
+        """The nodes' telemetry through `ruview bridge` into a private Mosquitto, as Home
+        Assistant would see it: one discovered device per node and its state messages."""
+        import subprocess
+        import threading
+
+        import paho.mqtt.client as mqtt
+
+        from ruview_cli.bridge import BridgeOptions, BridgeSession, MqttTarget, NodeNamer, Publisher
+
+        host, port = "127.0.0.1", _free_tcp_port()
+        conf = os.path.join(self._tmp.name, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write(f"listener {port} {host}\nallow_anonymous true\npersistence false\nlog_dest none\n")
+        broker = subprocess.Popen([mosquitto_binary(), "-c", conf], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        seen: dict[str, set] = {"devices": set(), "states": set()}
+        lock = threading.Lock()
+
+        def on_message(_c, _u, msg):
+            with lock:
+                if msg.topic.startswith("homeassistant/") and msg.payload:
+                    seen["devices"].add(msg.topic.split("/")[2])
+                elif msg.topic.endswith("/state"):
+                    seen["states"].add(msg.topic.split("/")[1])
+
+        sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        sub.on_message = on_message
+        sub.on_connect = lambda c, u, f, rc, p: c.subscribe([("homeassistant/#", 0), ("ruview/#", 0)])
+        try:
+            for _ in range(100):  # wait for the broker to listen
+                try:
+                    sub.connect(host, port, 30)
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            sub.loop_start()
+            target = MqttTarget("mqtt", host, port)
+            session = BridgeSession(BridgeOptions(), NodeNamer([]),
+                                    lambda **kw: Publisher(target, **kw))
+            session.run(sock, duration=BRIDGE_SECONDS)
+            time.sleep(0.5)  # the last messages reach the subscriber
+        finally:
+            sub.loop_stop()
+            broker.terminate()
+            broker.wait(10)
+        ok = len(seen["devices"]) == DEMO_NODES and len(seen["states"]) == DEMO_NODES
+        detail = (f"mqtt://{host}:{port}: Home Assistant discovery for {len(seen['devices'])} devices, "
+                  f"state messages from {len(seen['states'])} nodes")
+        return StepResult("bridge", ok, detail, {"devices": sorted(seen["devices"]),
+                                                  "states": sorted(seen["states"])})
+
+
+def mosquitto_binary() -> str | None:
+    """A local Mosquitto broker for the demo's bridge step, when one is installed."""
+    import shutil
+
+    found = shutil.which("mosquitto")
+    if found is None and os.path.exists("/usr/sbin/mosquitto"):
+        found = "/usr/sbin/mosquitto"
+    return found
 
 
 # The demo's scenario and what a node must report of it. One reading may be off by 1 BPM (the

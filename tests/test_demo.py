@@ -18,12 +18,18 @@ def demo(tmp_path, seconds: int):
 
 
 def test_demo_runs_every_step_and_reports_the_scenario(tmp_path):
+    from ruview_cli.demo import mosquitto_binary
+
     r, steps, summary = demo(tmp_path, 15)
-    assert list(steps) == ["start", "discover", "provision", "ota", "tail"], r.stderr
+    # With a Mosquitto on the machine (CI installs it) the demo also bridges to MQTT.
+    bridge = ["bridge"] if mosquitto_binary() else []
+    assert list(steps) == ["start", "discover", "provision", "ota", "tail", *bridge], r.stderr
     failed = {name: s["detail"] for name, s in steps.items() if not s["ok"]}
     assert not failed, failed
     assert "0.7.0 → 0.7.1" in steps["ota"]["detail"]
     assert "vital_int=500 ms" in steps["provision"]["detail"]
+    if bridge:
+        assert "discovery for 3 devices, state messages from 3 nodes" in steps["bridge"]["detail"]
     assert summary["ok"] is True and r.returncode == 0
     nodes = summary["summary"]["nodes"]
     assert len(nodes) == 3 and all(n["packets"].get("vitals") for n in nodes)

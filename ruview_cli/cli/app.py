@@ -30,10 +30,12 @@ COMMANDS = (
     ("profiles", "profiles", "Configuration presets for `ruview provision --profile`."),
     ("tail", "tail", "Watch live decoded telemetry (vitals, CSI frame rate, loss) from every node."),
     ("bridge", "bridge", "Publish every node's vitals to an MQTT broker, with Home Assistant discovery."),
+    ("logs", "logs", "Show a node's serial log: the firmware's log lines, coloured by level."),
     ("ota", "ota", "Update node firmware over the network (HTTP OTA), safely, one canary first."),
     ("image", "image", "Inspect firmware images."),
     ("flash", "flash", "Flash a complete ESP-IDF build over USB serial."),
     ("doctor", "doctor", "Check this machine for what breaks discovery and flashing, with the fix for each."),
+    ("wireshark", "wireshark", "Decode node telemetry in Wireshark and tshark: install the bundled Lua dissector."),
     ("sim", "sim", "Run emulated ESP32-S3 nodes on this machine, until Ctrl-C."),
 )
 _MODULE = {name: module for name, module, _ in COMMANDS}

@@ -20,7 +20,7 @@ Without --install, print where the dissector is and how to use it once. With --i
 
   ruview wireshark --install
 
-  tshark -r today.pcap -Y 'ruview.breathing_bpm > 0' -T fields -e ruview.node_id -e ruview.breathing_bpm
+  tshark -r today.pcap -Y ruview.fall -T fields -e ruview.node_id
 
   tshark -X lua_script:$(ruview wireshark --path) -r today.pcap
 """

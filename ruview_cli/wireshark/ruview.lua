@@ -44,15 +44,22 @@ add("timestamp_ms", "timestamp_ms", ftypes.UINT32, "Node time (ms since boot)")
 add("mmwave_presence", "mmwave_presence", ftypes.BOOLEAN, "mmWave presence")
 add("mmwave_type", "mmwave_type", ftypes.UINT8, "mmWave sensor type")
 add("fusion_confidence", "fusion_confidence", ftypes.UINT8, "Fusion confidence (%)")
-add("mmwave_hr_bpm", "mmwave_hr_bpm", ftypes.FLOAT, "mmWave heart rate (BPM)")
-add("mmwave_br_bpm", "mmwave_br_bpm", ftypes.FLOAT, "mmWave breathing (BPM)")
+add("mmwave_heart_bpm", "mmwave_heart_bpm", ftypes.FLOAT, "mmWave heart rate (BPM)")
+add("mmwave_breathing_bpm", "mmwave_breathing_bpm", ftypes.FLOAT, "mmWave breathing (BPM)")
 add("distance_cm", "distance_cm", ftypes.FLOAT, "Distance (cm)")
 add("targets", "targets", ftypes.UINT8, "Targets")
 add("mmwave_confidence", "mmwave_confidence", ftypes.UINT8, "mmWave confidence")
 -- feature vector (§1.3)
 add("timestamp_us", "timestamp_us", ftypes.INT64, "Node time (µs)")
-local FEATURES = { "presence", "motion", "breathing", "heart", "phase_variance", "persons", "fall", "rssi" }
-for _, k in ipairs(FEATURES) do add("features." .. k, "features." .. k, ftypes.FLOAT, "Feature " .. k) end
+-- The wire carries them scaled to [0, 1]; shown in their units, named like `tail --json`'s keys.
+add("features.presence_score", "features.presence_score", ftypes.FLOAT, "Presence score")
+add("features.motion_score", "features.motion_score", ftypes.FLOAT, "Motion score")
+add("features.breathing_bpm", "features.breathing_bpm", ftypes.DOUBLE, "Breathing (BPM)")
+add("features.heart_bpm", "features.heart_bpm", ftypes.DOUBLE, "Heart rate (BPM)")
+add("features.phase_variance", "features.phase_variance", ftypes.FLOAT, "Mean top-K phase variance")
+add("features.n_persons", "features.n_persons", ftypes.UINT8, "Persons")
+add("features.fall", "features.fall", ftypes.BOOLEAN, "Fall")
+add("features.rssi_dbm", "features.rssi_dbm", ftypes.DOUBLE, "RSSI (dBm)")
 -- WASM events (§1.4)
 add("module_id", "module_id", ftypes.UINT8, "WASM module")
 add("event_count", "event_count", ftypes.UINT16, "Events")
@@ -63,8 +70,8 @@ add("orig_len", "orig_len", ftypes.UINT16, "Original I/Q length")
 add("comp_len", "comp_len", ftypes.UINT16, "Compressed length")
 -- feature state (§1.6)
 add("mode", "mode", ftypes.UINT8, "Mode")
-local STATE = { "motion", "presence", "respiration_bpm", "respiration_conf", "heartbeat_bpm",
-                "heartbeat_conf", "anomaly", "env_shift", "node_coherence" }
+local STATE = { "motion_score", "presence_score", "breathing_bpm", "breathing_conf", "heart_bpm",
+                "heart_conf", "anomaly", "env_shift", "node_coherence" }
 for _, k in ipairs(STATE) do add("state." .. k, "state." .. k, ftypes.FLOAT, k) end
 add("quality_flags", "quality_flags", ftypes.UINT16, "Quality flags", base.HEX)
 add("crc", "crc", ftypes.UINT32, "CRC-32", base.HEX)
@@ -143,8 +150,9 @@ local function vitals_common(tree, buf)
   tree:add(F.motion, buf(5, 1), bit.band(flags, 4) ~= 0)
   local br = buf(6, 2):le_uint() / 100
   local hr = buf(8, 4):le_uint() / 10000
-  tree:add(F.breathing_bpm, buf(6, 2), br)
-  tree:add(F.heart_bpm, buf(8, 4), hr)
+  -- 0 on the wire is "no estimate": no field, as `tail --json` says null
+  if br > 0 then tree:add(F.breathing_bpm, buf(6, 2), br) else tree:add(buf(6, 2), "Breathing: no estimate") end
+  if hr > 0 then tree:add(F.heart_bpm, buf(8, 4), hr) else tree:add(buf(8, 4), "Heart rate: no estimate") end
   tree:add(F.rssi_dbm, buf(12, 1), buf(12, 1):int())
   tree:add(F.n_persons, buf(13, 1), buf(13, 1):uint())
   tree:add_le(F.motion_energy, buf(16, 4))
@@ -196,7 +204,16 @@ D[0xC5110003] = function(buf, pinfo, tree)
   tree:add(F.kind, "features")
   tree:add_le(F.seq, buf(6, 2))
   tree:add_le(F.timestamp_us, buf(8, 8))
-  for i, k in ipairs(FEATURES) do tree:add_le(F["features." .. k], buf(16 + 4 * (i - 1), 4)) end
+  local function f(i) return buf(16 + 4 * i, 4) end
+  local function scaled(i, k, off) return tonumber(string.format("%.3f", f(i):le_float() * k + (off or 0))) end
+  tree:add_le(F["features.presence_score"], f(0))
+  tree:add_le(F["features.motion_score"], f(1))
+  if f(2):le_float() ~= 0 then tree:add(F["features.breathing_bpm"], f(2), scaled(2, 30)) end
+  if f(3):le_float() ~= 0 then tree:add(F["features.heart_bpm"], f(3), scaled(3, 120)) end
+  tree:add_le(F["features.phase_variance"], f(4))
+  tree:add(F["features.n_persons"], f(5), math.floor(f(5):le_float() * 4 + 0.5))
+  tree:add(F["features.fall"], f(6), f(6):le_float() >= 0.5)
+  tree:add(F["features.rssi_dbm"], f(7), scaled(7, 100, -100))
   pinfo.cols.info:set(string.format("features node %d seq %d", buf(4, 1):uint(), buf(6, 2):le_uint()))
 end
 
@@ -220,8 +237,8 @@ D[0xC5110004] = function(buf, pinfo, tree)
     tree:add(F.mmwave_presence, buf(5, 1), bit.band(flags, 8) ~= 0)
     tree:add(F.mmwave_type, buf(14, 1))
     tree:add(F.fusion_confidence, buf(15, 1))
-    tree:add_le(F.mmwave_hr_bpm, buf(28, 4))
-    tree:add_le(F.mmwave_br_bpm, buf(32, 4))
+    if buf(28, 4):le_float() ~= 0 then tree:add_le(F.mmwave_heart_bpm, buf(28, 4)) end
+    if buf(32, 4):le_float() ~= 0 then tree:add_le(F.mmwave_breathing_bpm, buf(32, 4)) end
     tree:add_le(F.distance_cm, buf(36, 4))
     tree:add(F.targets, buf(40, 1))
     tree:add(F.mmwave_confidence, buf(41, 1))
@@ -256,7 +273,13 @@ D[0xC5110006] = function(buf, pinfo, tree)
   tree:add(F.mode, buf(5, 1))
   tree:add_le(F.seq, buf(6, 2))
   tree:add_le(F.timestamp_us, buf(8, 8))
-  for i, k in ipairs(STATE) do tree:add_le(F["state." .. k], buf(16 + 4 * (i - 1), 4)) end
+  for i, k in ipairs(STATE) do
+    local r = buf(16 + 4 * (i - 1), 4)
+    -- a rate of 0 is "no estimate" (null in `tail --json`): no field
+    if not ((k == "breathing_bpm" or k == "heart_bpm") and r:le_float() == 0) then
+      tree:add_le(F["state." .. k], r)
+    end
+  end
   tree:add_le(F.quality_flags, buf(52, 2))
   tree:add_le(F.crc, buf(56, 4))
   tree:add(F.crc_ok, buf(56, 4), true)
