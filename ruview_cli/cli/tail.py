@@ -59,7 +59,12 @@ def tail(
         None, "--record", metavar="FILE", help="Also write every received datagram to FILE (pcap)."
     ),
     replay: Optional[str] = typer.Option(
-        None, "--replay", metavar="FILE", help="Read datagrams from a pcap/pcapng FILE instead of the network."
+        None, "--replay", metavar="FILE",
+        help="Read datagrams from a pcap/pcapng FILE or a RuView .csi.jsonl recording instead of the network.",
+    ),
+    through_dsp: bool = typer.Option(
+        False, "--through-dsp",
+        help="With --replay: run the raw CSI frames through our firmware's DSP core and show what it reports.",
     ),
     speed: Optional[float] = typer.Option(
         None, "--speed", min=0.0, metavar="X",
@@ -68,6 +73,8 @@ def tail(
 ) -> None:
     if duration is not None and not duration > 0:
         raise UsageError(f"--duration must be more than 0 seconds, got {duration:g}", "e.g. --duration 10")
+    if through_dsp and replay is None:
+        raise UsageError("--through-dsp only applies to --replay", "add --replay FILE")
     if speed is not None and replay is None:
         raise UsageError("--speed only applies to --replay", "add --replay FILE or drop --speed")
     if record is not None and replay is not None:
@@ -120,7 +127,7 @@ def tail(
         try:
             if replay is not None:
                 reason = session.run_replay(replay, speed=1.0 if speed is None else speed,
-                                            duration=duration, port=port)
+                                            duration=duration, port=port, through_dsp=through_dsp)
             else:
                 reason = session.run_live(sock, duration=duration)
         except OutputClosed:

@@ -66,8 +66,8 @@ def _raw(data: bytes) -> Packet:
 def _vitals(data: bytes) -> Packet:
     if len(data) != 32:
         return _bad("vitals", f"size {len(data)}, expected 32", data, _node(data))
-    _, node, flags, br, hr, rssi, persons, energy, score, ts, _r = _vitals_unpack(data)
-    return _Vitals(node, flags, br / 100, hr / 10000, rssi, persons, energy, score, ts)
+    _, node, flags, br, hr, rssi, persons, bconf, hconf, energy, score, ts, _r = _vitals_unpack(data)
+    return _Vitals(node, flags, br / 100, hr / 10000, rssi, persons, energy, score, ts, bconf, hconf)
 
 
 def _features(data: bytes) -> Packet:

@@ -28,6 +28,7 @@ RAW_FLAG_KEYFRAME = 0x0001
 VITALS_PRESENCE = 0x01
 VITALS_FALL = 0x02
 VITALS_MOTION = 0x04
+VITALS_CONFIDENCE = 0x80  # ours: bytes 14/15 = breathing/heart confidence 0..100 (docs/protocol.md)
 VITALS_MMWAVE_PRESENCE = 0x08  # fused vitals only
 
 WASM_MAX_EVENTS = 16

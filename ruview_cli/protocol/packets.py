@@ -17,7 +17,7 @@ from . import magics as M
 
 # Precompiled layouts (little-endian, packed). Offsets are those of PROTOCOL.md §1.
 RAW_HEADER = struct.Struct("<IBBHIIbbH")            # 20 bytes, then I/Q
-VITALS = struct.Struct("<IBBHIbB2xffII")            # 32
+VITALS = struct.Struct("<IBBHIbBBBffII")           # 32 (bytes 14/15: confidence extension)
 FEATURES = struct.Struct("<IBBHq8f")                # 48
 FUSED = struct.Struct("<IBBHIbBBBffIfffBB6x")       # 48
 WASM_HEADER = struct.Struct("<IBBH")                # 8, then N x WASM_EVENT
@@ -38,6 +38,11 @@ assert HEALTH.size == 28 and ANOMALY_ALERT.size == 28
 def _num(x: float) -> Optional[float]:
     """A float JSON can carry: NaN and +-inf (possible in any f32 on the wire) become None."""
     return x if x - x == 0 else None
+
+
+def _conf(flags: int, bpm: float, pct: int) -> Optional[float]:
+    """A vitals estimate's confidence: only with the confidence flag and an estimate."""
+    return pct / 100 if flags & M.VITALS_CONFIDENCE and bpm else None
 
 
 def channel_from_freq(freq_mhz: int) -> Optional[int]:
@@ -118,11 +123,13 @@ class _VitalFlags:
 
 @dataclass(frozen=True, slots=True)
 class Vitals(_VitalFlags):
-    """0xC5110002: the node's vital-sign estimate. BPM 0.0 means "not yet estimated"."""
+    """0xC5110002: the node's vital-sign estimate. BPM 0.0 on the wire means "no estimate"
+    (JSON: null). With flags bit 7 (our firmware) bytes 14/15 carry each estimate's confidence
+    0..100; RuView 0.6.x leaves them 0 and the confidences are None."""
 
     kind: ClassVar[str] = "vitals"
     node_id: int
-    flags: int                 # bit0 presence, bit1 fall, bit2 motion
+    flags: int                 # bit0 presence, bit1 fall, bit2 motion, bit7 confidence bytes
     breathing_bpm: float       # wire u16 = BPM x 100
     heart_bpm: float           # wire u32 = BPM x 10000
     rssi_dbm: int
@@ -130,18 +137,31 @@ class Vitals(_VitalFlags):
     motion_energy: float
     presence_score: float
     timestamp_ms: int          # ms since boot, wraps at 2**32
+    breathing_conf_pct: int = 0  # byte 14 (flags bit 7), 0..100
+    heart_conf_pct: int = 0      # byte 15 (flags bit 7), 0..100
+
+    @property
+    def breathing_conf(self) -> Optional[float]:
+        """Confidence 0..1 of the breathing estimate; None without one (or from RuView 0.6.x)."""
+        return _conf(self.flags, self.breathing_bpm, self.breathing_conf_pct)
+
+    @property
+    def heart_conf(self) -> Optional[float]:
+        return _conf(self.flags, self.heart_bpm, self.heart_conf_pct)
 
     def encode(self) -> bytes:
         return VITALS.pack(M.MAGIC_VITALS, self.node_id, self.flags,
                            round(self.breathing_bpm * 100), round(self.heart_bpm * 10000),
-                           self.rssi_dbm, self.n_persons, self.motion_energy,
+                           self.rssi_dbm, self.n_persons, self.breathing_conf_pct,
+                           self.heart_conf_pct, self.motion_energy,
                            self.presence_score, self.timestamp_ms, 0)
 
     def to_json(self) -> dict:
         f = self.flags
         return {"kind": "vitals", "node_id": self.node_id, "flags": f,
                 "presence": bool(f & 1), "fall": bool(f & 2), "motion": bool(f & 4),
-                "breathing_bpm": self.breathing_bpm, "heart_bpm": self.heart_bpm,
+                "breathing_bpm": self.breathing_bpm or None, "heart_bpm": self.heart_bpm or None,
+                "breathing_conf": self.breathing_conf, "heart_conf": self.heart_conf,
                 "rssi_dbm": self.rssi_dbm, "n_persons": self.n_persons,
                 "motion_energy": _num(self.motion_energy),
                 "presence_score": _num(self.presence_score), "timestamp_ms": self.timestamp_ms}

@@ -144,7 +144,8 @@ class ReadStats:
 
 
 def read_capture(path: str | os.PathLike, stats: ReadStats | None = None) -> Iterator[Datagram]:
-    """Yield every UDP/IPv4 datagram of a pcap or pcapng file, in file order.
+    """Yield every UDP/IPv4 datagram of a pcap or pcapng file, in file order (a RuView
+    .csi.jsonl recording: the datagrams it stands for, ruview_cli.telemetry.recording_jsonl).
 
     Raises RuviewError when the file is missing or not a capture; a truncated last record
     (capture cut short) ends the iteration quietly, as tcpdump itself does.
@@ -157,6 +158,12 @@ def read_capture(path: str | os.PathLike, stats: ReadStats | None = None) -> Ite
         raise RuviewError(f"cannot read the recording {path}: {exc.strerror}", "check the --replay path") from None
     with fh:
         head = fh.read(4)
+        if head.lstrip()[:1] == b"{":  # RuView's own recorder (.csi.jsonl)
+            from ruview_cli.telemetry.recording_jsonl import read_jsonl
+
+            fh.seek(0)
+            yield from read_jsonl(fh, stats)
+            return
         if len(head) < 4:
             raise _not_a_capture(path)
         magic_le = struct.unpack("<I", head)[0]
@@ -171,8 +178,8 @@ def read_capture(path: str | os.PathLike, stats: ReadStats | None = None) -> Ite
 
 def _not_a_capture(path: str) -> RuviewError:
     return RuviewError(
-        f"{path} is not a pcap or pcapng capture",
-        "pass a file written by `ruview tail --record`, tcpdump -w or tshark -w",
+        f"{path} is not a pcap or pcapng capture, nor a RuView .csi.jsonl recording",
+        "pass a file written by `ruview tail --record`, tcpdump -w, tshark -w or RuView's recorder",
     )
 
 

@@ -120,12 +120,14 @@ class TailSession:
         duration: Optional[float] = None,
         port: Optional[int] = None,
         clock: Callable[[], float] = time.monotonic,
+        through_dsp: bool = False,
     ) -> str:
         """Feed a recording through the same path: at `speed` × recorded pace, 0 = flat out.
 
         `port` keeps only datagrams sent to that UDP port (a tcpdump capture may hold others).
         The recorded arrival times are the packets' `t`, so the table ages nodes by the
-        recording's clock, not the wall clock.
+        recording's clock, not the wall clock. `through_dsp`: raw frames go through the
+        firmware core on the host instead of showing the recorded node's own estimates.
         """
         self.replay_stats = stats = ReadStats()
         consume = self.consume
@@ -136,7 +138,12 @@ class TailSession:
         last_t = 0.0
         reason = "end of recording"
         try:
-            for n, dg in enumerate(read_capture(path, stats)):
+            source = read_capture(path, stats)
+            if through_dsp:
+                from ruview_cli.telemetry.replay_dsp import through_dsp as run_core
+
+                source = run_core(source, stats)
+            for n, dg in enumerate(source):
                 if port is not None and dg.dest[1] != port:
                     continue
                 if first_t is None:

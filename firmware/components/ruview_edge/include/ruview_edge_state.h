@@ -15,9 +15,10 @@
 #define RV_HIST_MAX       256   /* vital_win upper bound (frames) */
 #define RV_TOPK_MAX       32    /* subk_count upper bound */
 #define RV_MAX_PERSONS    4
-/* Subcarriers of antenna 0 the DSP analyses (ESP32-S3 HT20 frames carry 64, HT-LTF 128); the
- * rest of a wider frame is still sent, only not analysed. Keeps the state in the 24 KB budget. */
-#define RV_DSP_MAX_SC     128
+/* Subcarriers of antenna 0 the DSP analyses: the first 64-bin training field (L-LTF); the
+ * HT-LTF/STBC-HT-LTF of a wider frame measure the same channel, so they are still sent but not
+ * analysed. Keeps the state, with firmware/main's buffers, in the 24 KB budget. */
+#define RV_DSP_MAX_SC     64
 /* Two real channels per subcarrier: sanitised phase (rad) and AGC-normalised amplitude. */
 #define RV_DSP_MAX_CH     (2 * RV_DSP_MAX_SC)
 
@@ -49,10 +50,24 @@ typedef struct {
     float w[RV_DSP_MAX_CH];         /* streaming principal-component weight */
     float bz1[RV_DSP_MAX_CH], bz2[RV_DSP_MAX_CH]; /* breathing band-pass state per channel */
     float pbc[RV_DSP_MAX_CH];       /* EW breathing-band power per channel */
+    float ws[RV_DSP_MAX_CH];        /* combination weights 4-8 s old (presence: unbiased) */
+    float wp[RV_DSP_MAX_CH];        /* weights 0-4 s old, the next ws */
     uint8_t flag[RV_DSP_MAX_CH];
     float psi_prev[RV_DSP_MAX_SC];  /* last sanitised phase, rad */
     float psi_ref[RV_DSP_MAX_SC];   /* slowly tracked mean sanitised phase, rad */
 } rv_subc_t;
+
+#define RV_SPEC_MAX_BINS  100   /* heart-rate spectrum grid points */
+
+/* The heart-rate spectrum, computed a few grid points per frame (so no frame pays for all of
+ * it): a Hann-windowed DFT of the heart-band history on a grid 4x finer than 1/span. */
+typedef struct {
+    float    pw[RV_SPEC_MAX_BINS];
+    float    f_lo, df, dt;   /* grid start and step (Hz), mean sample interval (s) */
+    float    wc, ws;         /* Hann window recurrence: cos/sin(2 pi / (n - 1)) */
+    uint16_t nf, j;          /* grid points, next one to compute (nf = 0: no job) */
+    uint16_t n, start;       /* history samples and ring index of the oldest */
+} rv_spec_job_t;
 
 /* Ring of the combined vital signals, vital_win frames long. */
 typedef struct {
@@ -70,6 +85,11 @@ struct rv_edge {
     uint64_t first_ts_us, last_ts_us;
     float    dt_s;           /* measured frame interval (robust EW), s */
     float    design_fs;      /* sample rate the filters are designed for, Hz */
+    float    in_dt_s;        /* measured interval of the INPUT frames (robust EW), s */
+    uint64_t dsp_ts_us;      /* timestamp of the last frame the DSP processed */
+    uint8_t  decim;          /* the DSP processes every decim-th frame (rate ~12 Hz) */
+    uint8_t  decim_n;        /* frames since the last processed one */
+    bool     have_in_ts;     /* in_dt_s has a previous input frame */
     uint32_t frames;         /* frames processed by the DSP */
     uint32_t invalid_frames; /* rejected (bad length/antennas) */
     bool     have_ts;
@@ -108,12 +128,20 @@ struct rv_edge {
     float topk_var;                /* mean windowed variance over top-K, rad^2 */
     float pc_prev, pc_noise;       /* combined signal: last value, white-noise level */
     float pb_pow;                  /* mean over channels of band power / its noise share */
+    float coh_pow, coh_null;       /* EW band power of the stale-weight combination, and the
+                                      power its channels' white noise alone would give */
+    uint64_t wsnap_us;             /* next weight snapshot */
+    uint8_t  wsnap_n;              /* snapshots taken (ws valid from 3) */
+    float coh_prev;                /* last raw (unfiltered) stale-weight combination */
     bool  present;
     bool  was_gross;               /* motion > 3x its floor in the last frame */
     uint64_t settle_us;            /* when gross motion last ended */
     uint16_t settle_n;             /* frames since then (running-average restart), 0 = none */
     float breath_bpm, heart_bpm;   /* 0 = not estimated */
-    float breath_conf, heart_conf; /* 0..1: regularity of the crossing periods */
+    float breath_conf, heart_conf; /* 0..1: regularity of the crossing periods / peak share */
+    rv_spec_job_t spec;            /* heart spectrum in progress */
+    float heart_last, heart_last_conf; /* last finished spectrum's peak (BPM) and share */
+    float heart_prev;              /* the one before it: a rate is reported when they agree */
     uint8_t n_persons;
 
     /* ---- presence calibration (tier 2, pres_thresh == 0) ---- */

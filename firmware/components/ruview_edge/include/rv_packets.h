@@ -39,6 +39,9 @@ extern "C" {
 #define RV_VFLAG_PRESENCE       0x01u
 #define RV_VFLAG_FALL           0x02u
 #define RV_VFLAG_MOTION         0x04u
+/* bytes 14/15 carry the breathing/heart confidence (0..100) and a rate of 0 means "no estimate
+ * now" (docs/protocol.md, vitals confidence); never set by RuView 0.6.x */
+#define RV_VFLAG_CONFIDENCE     0x80u
 
 /* feature state quality_flags (bit meanings as RuView's rv_feature_state.h) */
 #define RV_QFLAG_PRESENCE_VALID     (1u << 0)
@@ -77,6 +80,8 @@ typedef struct {
     float    motion_energy;
     float    presence_score;
     uint32_t timestamp_ms;
+    uint8_t  breath_conf;    /* @14, 0..100 (RV_VFLAG_CONFIDENCE), 0 = no estimate */
+    uint8_t  heart_conf;     /* @15, 0..100 (RV_VFLAG_CONFIDENCE), 0 = no estimate */
 } rv_vitals_pkt_t;
 /* 0xC5110002: 32 bytes. */
 size_t rv_pkt_vitals(uint8_t *buf, size_t cap, const rv_vitals_pkt_t *v);

@@ -33,6 +33,11 @@
 #define DEFAULT_FS        20.0f
 #define MIN_FS            5.0f
 #define MAX_FS            60.0f
+#define MAX_IN_FS         250.0f    /* input rates measured up to this */
+#define DSP_FS            12.0f     /* design rate: the DSP runs on every D-th frame, D =
+                                     * round(input rate / 12), so it sees 7..20 Hz */
+#define DSP_FS_LO         7.0f
+#define DSP_FS_HI         20.0f
 #define REDESIGN_TOL      0.05f
 #define MOTION_TAU_S      1.0f
 #define FAST_TAU_S        0.25f
@@ -40,18 +45,21 @@
 #define CLUSTER_GAP_BPM   2.0f
 #define TOPK_STICKY       1.5f      /* top-K membership hysteresis */
 #define PB_METRIC_SCALE   1.0f      /* mean breathing-band SNR excess -> metric units */
-#define MM_SCALE          0.5f      /* motion-energy ratio -> presence metric units */
-#define PB_TAU_S          2.0f      /* breathing-band power window */
+#define COH_THR           2.5f      /* coherent band SNR excess at the presence threshold */
+#define WSNAP_US          4000000u  /* weight snapshot period */
+#define MM_KNEE           1.5f      /* motion-energy ratio that is still noise (AGC, drift) */
+#define PB_TAU_S          8.0f      /* breathing-band power window: ~13 degrees of freedom per
+                                     * channel, so the empty-room mean over ~100 channels is
+                                     * 0 +- ~0.04 */
 #define PCN_TAU_S         1.0f      /* white-noise level of the combined signal */
 #define BREATH_ENBW_HZ    0.63f     /* noise bandwidth of the 0.1-0.5 Hz band-pass (pi/2 x 0.4) */
 #define VAR_CLIP          25.0f     /* per-sample variance contribution cap, x noise */
 #define VAR_TAU_S         6.0f      /* per-channel variance window (EW time constant) */
-#define PRES_DEFAULT_THR  1.0f      /* metric units; also the calibration ceiling */
-#define PRES_MIN_THR      0.3f      /* calibration floor */
+#define PRES_DEFAULT_THR  0.1f      /* metric units: empty rooms (SNR 10-30 dB, AGC steps)
+                                     * peak at ~0.07 */
 #define FLOOR_RISE_S      300.0f
 #define PRES_OFF_RATIO    0.7f      /* hysteresis: off below 0.7 x threshold */
 #define PRES_REBUILD_US   2000000u  /* presence held this long after gross motion ends */
-#define CAL_FRAMES        1200u
 #define MOTION_RATIO      3.0f      /* motion energy / its quiet floor: gross motion */
 #define FALL_MAX_BURST_US 3000000u
 #define FALL_SETTLE_US    1500000u
@@ -62,6 +70,8 @@
 #define GAP_RATIO         2.5f      /* frame interval > 2.5x the measured one: a gap */
 #define HEART_LO_HZ       0.7f      /* heart periods searched: 42-150 BPM */
 #define HEART_HI_HZ       2.5f
+#define HEART_CONF_MIN    0.35f     /* peak share; noise alone gives ~0.15-0.2 */
+#define HEART_AGREE_BPM   4.0f
 #define MIN_POWER         2.0f      /* I^2+Q^2 below this: phase is noise, subcarrier skipped */
 
 static float ew_alpha(float dt, float tau)
@@ -117,8 +127,15 @@ static int sc_at(int p, int n)
     return (p & ~63) + (i < 32 ? i + 32 : i - 32);
 }
 
+/* The first 4 bytes (subcarriers 0 = DC and +1 of the L-LTF): some ESP32 chips mark them
+ * invalid (wifi_csi_info_t.first_word_invalid), and recordings drop the mark, so never used. */
+static bool first_word(int k, int n)
+{
+    return n % 64 == 0 && k < 2;
+}
+
 static void chan_update(rv_subc_t *S, int c, float value, float step, float a, float am,
-                        bool moving)
+                        float an, bool moving)
 {
     S->u[c] = value;
     float dm = value - S->mean[c];
@@ -129,7 +146,7 @@ static void chan_update(rv_subc_t *S, int c, float value, float step, float a, f
     S->var[c] = (1.0f - a) * (S->var[c] + a * dm2);
     if (!moving) /* the receiver noise does not change when someone walks: the steps then are
                   * signal, and would mask the breathing of a person who just stopped */
-        S->noise[c] += a * (0.5f * step * step - S->noise[c]);
+        S->noise[c] += an * (0.5f * step * step - S->noise[c]);
     if (fabsf(S->mean[c]) > 1000.0f) { /* keep float precision: shift value and mean together */
         S->u[c] -= S->mean[c];
         S->mean[c] = 0.0f;
@@ -160,10 +177,16 @@ void rv_dsp_reset(rv_edge_t *e)
     e->n_topk = 0;
     e->n_pslot = 0;
     e->dt_s = 1.0f / DEFAULT_FS;
+    e->in_dt_s = 0.0f;
+    e->decim = 1;
+    e->decim_n = 0;
+    e->have_in_ts = false;
     design_filters(e, DEFAULT_FS);
     e->motion_energy = e->fast_change = e->pres_metric = e->topk_var = 0.0f;
     e->present = e->was_gross = false;
     e->breath_bpm = e->heart_bpm = 0.0f;
+    e->spec.nf = 0;
+    e->heart_last = e->heart_prev = e->heart_last_conf = 0.0f;
     e->n_persons = 0;
     e->calibrated = false;
     e->cal_n = 0;
@@ -175,22 +198,31 @@ void rv_dsp_reset(rv_edge_t *e)
 
 /* Robust sample-interval tracking: steps outside [0.5, 2] x the estimate (jitter spikes, lost
  * frames, clock jumps) are clipped before the EW update, so gaps do not bend the rate. */
+/* One robust EW step of a frame-interval estimate: steps outside [0.5, 2] x the estimate
+ * (jitter spikes, lost frames, clock jumps) are clipped first, so gaps do not bend the rate;
+ * the result is kept inside [1/max_fs, 1/MIN_FS]. est <= 0: none yet. */
+static float track_interval(float est, float dt, float max_fs)
+{
+    if (est <= 0.0f) {
+        est = dt;
+    } else {
+        float lo = 0.5f * est, hi = 2.0f * est;
+        dt = dt < lo ? lo : (dt > hi ? hi : dt);
+        est += 0.05f * (dt - est);
+    }
+    if (est < 1.0f / max_fs)
+        est = 1.0f / max_fs;
+    if (est > 1.0f / MIN_FS)
+        est = 1.0f / MIN_FS;
+    return est;
+}
+
+/* The processed-frame interval (what the filters are designed for). */
 static void track_rate(rv_edge_t *e, uint64_t now_us)
 {
-    if (e->frames > 0 && now_us > e->last_ts_us) {
-        float dt = (float)(now_us - e->last_ts_us) * 1e-6f;
-        if (e->frames == 1) {
-            e->dt_s = dt;
-        } else {
-            float lo = 0.5f * e->dt_s, hi = 2.0f * e->dt_s;
-            dt = dt < lo ? lo : (dt > hi ? hi : dt);
-            e->dt_s += 0.05f * (dt - e->dt_s);
-        }
-        if (e->dt_s < 1.0f / MAX_FS)
-            e->dt_s = 1.0f / MAX_FS;
-        if (e->dt_s > 1.0f / MIN_FS)
-            e->dt_s = 1.0f / MIN_FS;
-    }
+    if (e->frames > 0 && now_us > e->dsp_ts_us)
+        e->dt_s = track_interval(e->frames == 1 ? 0.0f : e->dt_s,
+                                 (float)(now_us - e->dsp_ts_us) * 1e-6f, MAX_FS);
     float fs = 1.0f / e->dt_s;
     if (fabsf(fs - e->design_fs) > REDESIGN_TOL * e->design_fs)
         design_filters(e, fs);
@@ -260,23 +292,10 @@ static void remap_pslots(rv_edge_t *e)
 
 static void update_presence(rv_edge_t *e, uint64_t now_us)
 {
-    if (e->cfg.pres_thresh == 0 && e->cfg.edge_tier >= 2 && !e->calibrated &&
-        !in_warmup(e)) {
-        /* adaptive calibration: Welford over 1200 frames after the warm-up */
-        e->cal_n++;
-        float d = e->pres_metric - e->cal_mean;
-        e->cal_mean += d / (float)e->cal_n;
-        e->cal_m2 += d * (e->pres_metric - e->cal_mean);
-        if (e->cal_n >= CAL_FRAMES) {
-            float thr = e->cal_mean + 3.0f * sqrtf(e->cal_m2 / (float)(e->cal_n - 1));
-            if (thr < PRES_MIN_THR)
-                thr = PRES_MIN_THR;
-            if (thr > PRES_DEFAULT_THR)
-                thr = PRES_DEFAULT_THR; /* a person in the room during calibration */
-            e->pres_thr = thr;
-            e->calibrated = true;
-        }
-    }
+    /* No room calibration: the breathing evidence is relative to each channel's own measured
+     * noise floor (its null distribution does not depend on the room, the SNR or the AGC), and
+     * a calibration run with a person in the room would learn them as "empty". */
+    e->calibrated = !in_warmup(e);
     if (in_warmup(e)) {
         e->present = false; /* statistics still filling their windows */
         return;
@@ -340,8 +359,35 @@ static void update_fall(rv_edge_t *e, uint64_t now_us)
     }
 }
 
+/* The input rate (every frame) and the decimation factor D that
+ * brings it to the DSP's design rate: kept while input rate / D stays in 7..20 Hz, else
+ * round(rate / 12). CSI arrives at 10-150 Hz depending on traffic; the filters, windows and
+ * the per-frame cost are designed for ~12 Hz, and a breathing/heart band needs no more. */
+static bool decimate(rv_edge_t *e, uint64_t now_us)
+{
+    if (e->have_in_ts && now_us > e->last_ts_us)
+        e->in_dt_s = track_interval(e->in_dt_s, (float)(now_us - e->last_ts_us) * 1e-6f,
+                                    MAX_IN_FS);
+    e->have_in_ts = true;
+    if (e->decim < 1)
+        e->decim = 1;
+    if (e->in_dt_s > 0.0f) {
+        float fs = 1.0f / e->in_dt_s, eff = fs / (float)e->decim;
+        if (eff < DSP_FS_LO || eff > DSP_FS_HI) {
+            int d = (int)(fs / DSP_FS + 0.5f);
+            e->decim = (uint8_t)(d < 1 ? 1 : (d > 32 ? 32 : d));
+        }
+    }
+    if (++e->decim_n < e->decim && e->frames > 0)
+        return false;
+    e->decim_n = 0;
+    return true;
+}
+
 void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
 {
+    if (!decimate(e, now_us))
+        return;
     int n = f->iq_len / (2 * f->n_antennas);
     if (n > RV_DSP_MAX_SC)
         n = RV_DSP_MAX_SC;
@@ -354,8 +400,8 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
     }
     /* a gap (interference burst, AP pause): the step across it is the change over the whole
      * gap, not a frame's, so it must not feed the motion/fall energies */
-    bool gap = e->frames > 0 && now_us > e->last_ts_us &&
-               (float)(now_us - e->last_ts_us) * 1e-6f > GAP_RATIO * e->dt_s;
+    bool gap = e->frames > 0 && now_us > e->dsp_ts_us &&
+               (float)(now_us - e->dsp_ts_us) * 1e-6f > GAP_RATIO * e->dt_s;
     track_rate(e, now_us);
     const int8_t *iq = f->iq;
     uint32_t t_ms = (uint32_t)(now_us / 1000u);
@@ -366,6 +412,8 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
         if (n % 64 == 0 && (p & 63) == 0)
             continue; /* no neighbour across two training fields */
         int k = sc_at(p, n), j = sc_at(p - 1, n);
+        if (first_word(k, n) || first_word(j, n))
+            continue;
         float ar = iq[2 * k], ai = iq[2 * k + 1], br = iq[2 * j], bi = iq[2 * j + 1];
         sr += ar * br + ai * bi;   /* H_k conj(H_j), j one subcarrier below k */
         si += ai * br - ar * bi;
@@ -381,9 +429,11 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
             ri = -sinf(slope * f0);
         }
         int k = sc_at(p, n);
-        float hr = iq[2 * k], hi = iq[2 * k + 1];
-        cr += hr * rr - hi * ri;
-        ci += hr * ri + hi * rr;
+        if (!first_word(k, n)) {
+            float hr = iq[2 * k], hi = iq[2 * k + 1];
+            cr += hr * rr - hi * ri;
+            ci += hr * ri + hi * rr;
+        }
         float nr = rr * cs + ri * sn;
         ri = ri * cs - rr * sn;
         rr = nr;
@@ -403,13 +453,16 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
             a_m = ar;
     }
     float a_me = ew_alpha(e->dt_s, MOTION_TAU_S), a_fc = ew_alpha(e->dt_s, FAST_TAU_S);
+    /* noise levels start as running averages (an EW from 0 would read low for a few time
+     * constants, and every band-power-over-noise ratio high) */
+    float a_n = e->frames > 1 && 1.0f / (float)e->frames > a_v ? 1.0f / (float)e->frames : a_v;
     float wsum = 0.0f, du2 = 0.0f, asum = 0.0f;
     rv_subc_t *S = &e->sc;
     float amp[RV_DSP_MAX_SC];
     for (int k = 0; k < n; k++) {
         float hr = iq[2 * k], hi = iq[2 * k + 1];
         float p = hr * hr + hi * hi;
-        amp[k] = p >= MIN_POWER ? sqrtf(p) : 0.0f;
+        amp[k] = p >= MIN_POWER && !first_word(k, n) ? sqrtf(p) : 0.0f;
         asum += amp[k];
     }
     float inv_mean_amp = asum > 0.0f ? (float)n / asum : 0.0f;
@@ -440,8 +493,8 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
         float dr = wrap_pi(psi - S->psi_ref[k]);
         S->psi_ref[k] = wrap_pi(S->psi_ref[k] + a_v * dr);
         float tq = rel * sinf(dr);
-        chan_update(S, k, tq, tq - S->u[k], a_v, a_m, e->was_gross);
-        chan_update(S, ca, rel, da, a_v, a_m, e->was_gross);
+        chan_update(S, k, tq, tq - S->u[k], a_v, a_m, a_n, e->was_gross);
+        chan_update(S, ca, rel, da, a_v, a_m, a_n, e->was_gross);
         /* |d ln H|^2: phase step^2 + relative amplitude step^2 */
         float ra = da / rel;
         float step2 = d * d + ra * ra;
@@ -479,7 +532,10 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
     float vsum = 0.0f;
     for (int i = 0; i < K; i++)
         vsum += S->var[e->topk[i]];
-    float mm = e->me_base > 0.0f ? MM_SCALE * (e->motion_energy / e->me_base - 1.0f) : 0.0f;
+    /* motion evidence reaches the threshold at the gross-motion ratio (someone walking); the
+     * ratio of an empty room wanders up to ~1.5 (AGC steps change the quantisation noise) */
+    float mm = e->me_base > 0.0f ? e->pres_thr * (e->motion_energy / e->me_base - MM_KNEE) /
+                                       (MOTION_RATIO - MM_KNEE) : 0.0f;
     e->pres_metric = mm; /* refined below with the breathing-band evidence */
     if (e->pres_metric < 0.0f)
         e->pres_metric = 0.0f;
@@ -502,7 +558,9 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
     float yb[RV_DSP_MAX_CH]; /* band signal of each channel (stack: the core is reentrant) */
     float s = 0.0f, sb = 0.0f, wabs = 0.0f;
     float band_noise = 2.0f * BREATH_ENBW_HZ * e->dt_s, a_pb = ew_alpha(e->dt_s, PB_TAU_S);
-    float snr_sum = 0.0f;
+    if (e->frames > 1 && 1.0f / (float)e->frames > a_pb)
+        a_pb = 1.0f / (float)e->frames;
+    float snr_sum = 0.0f, sp = 0.0f, sp_null = 0.0f;
     int snr_n = 0;
     for (int c = 0; c < n_ch; c++) {
         if (!(S->flag[c] & RV_CH_SEEN)) {
@@ -544,6 +602,8 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
             snr_n++;
         }
         yb[c] = y;
+        sp += S->ws[c] * y;
+        sp_null += S->ws[c] * x;
         float v = S->w[c] / (S->noise[c] + 1e-9f);
         s += v * x;
         sb += v * y;
@@ -566,6 +626,37 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
         if (mb > e->pres_metric)
             e->pres_metric = mb;
     }
+    /* coherent evidence: a chest moves every subcarrier with the same waveform, so the
+     * maximum-ratio combination gains ~N over the mean above. Its weights are learnt on the
+     * same noise they would be judged on, though (the combination's band power is then biased
+     * up, Marchenko-Pastur); weights 4-8 s old are independent of the noise now (the band-pass
+     * memory is ~2 s), so band power / the noise-only power of those weights - 1 is ~0 +- 0.4
+     * in an empty room, whatever the room. */
+    float sx_step = sp_null - e->coh_prev; /* sp_null holds the raw combination here */
+    e->coh_prev = sp_null;
+    if (gross || e->wsnap_n < 2) {
+        e->coh_pow = e->coh_null = 0.0f;
+        if (gross)
+            e->wsnap_n = 0; /* new weights after the motion: wait for independent ones */
+    } else {
+        /* the null power from the combination's own frame-to-frame steps: noise common to
+         * many channels (sanitising and normalisation errors) is counted too */
+        e->coh_pow += a_pb * (sp * sp - e->coh_pow);
+        e->coh_null += a_pb * (0.5f * sx_step * sx_step * band_noise - e->coh_null);
+        float mc = e->coh_null > 0.0f ? e->pres_thr * (e->coh_pow / e->coh_null - 1.0f) / COH_THR
+                                       : 0.0f;
+        if (mc > e->pres_metric && e->wsnap_n >= 3)
+            e->pres_metric = mc;
+    }
+    if (now_us >= e->wsnap_us) {
+        for (int c = 0; c < n_ch; c++) {
+            S->ws[c] = S->wp[c];
+            S->wp[c] = (S->flag[c] & RV_CH_SEEN) ? S->w[c] / (S->noise[c] + 1e-9f) : 0.0f;
+        }
+        e->wsnap_us = now_us + WSNAP_US;
+        if (e->wsnap_n < 255)
+            e->wsnap_n++;
+    }
     e->pc_prev = s;
     float a_w = ew_alpha(e->dt_s, PCA_TAU_S);
     for (int c = 0; c < n_ch && !gross; c++) /* weights frozen during gross motion */
@@ -584,6 +675,15 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
         H->head = (uint16_t)((H->head + 1u) % cap);
         if (H->count < cap)
             H->count++;
+        /* the heart spectrum, a few grid points per frame (the vitals frame pays no more) */
+        if (e->spec.nf == 0)
+            rv_spec_start(&e->spec, H->t_ms, H->count, (H->head + cap - H->count) % cap, cap,
+                          HEART_LO_HZ, HEART_HI_HZ);
+        if (rv_spec_step(&e->spec, H->heart, cap, RV_SPEC_BINS_PER_FRAME)) {
+            e->heart_prev = e->heart_last;
+            e->heart_last = rv_spec_peak(&e->spec, e->breath_bpm / 60.0f, &e->heart_last_conf);
+            e->spec.nf = 0; /* the next frame starts a new one on the newer history */
+        }
 
         /* per-top-K-channel breathing period, for the persons estimate */
         for (int i = 0; i < e->n_pslot; i++) {
@@ -606,6 +706,7 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
     }
 
     e->frames++;
+    e->dsp_ts_us = now_us;
     update_presence(e, now_us);
     update_fall(e, now_us);
 }
@@ -699,12 +800,16 @@ void rv_dsp_vitals_update(rv_edge_t *e, uint64_t now_us)
     const rv_hist_t *H = &e->hist;
     uint16_t cap = e->cfg.vital_win;
     int start = (H->head + cap - H->count) % cap;
-    float cb = 0.0f, ch = 0.0f;
+    float cb = 0.0f, ch = 0.0f, h = 0.0f;
     float b = rv_crossing_rate(H->breath, H->t_ms, H->count, start, cap, &cb);
-    /* heart: the strongest spectral peak, skipping the breathing's 2nd/3rd harmonics (the
-     * chest's breathing motion is not a pure sine, and the CSI maps it non-linearly) */
-    float h = rv_spectral_rate(H->heart, H->t_ms, H->count, start, cap, HEART_LO_HZ, HEART_HI_HZ,
-                               b / 60.0f, &ch);
+    /* heart: the strongest peak of the last two finished spectra (rv_dsp_frame), reported only
+     * when it holds most of the band's power and both agree: a heartbeat is a small motion, and
+     * no heart rate is better than a wrong one */
+    if (e->heart_last > 0.0f && e->heart_prev > 0.0f && e->heart_last_conf >= HEART_CONF_MIN &&
+        fabsf(e->heart_last - e->heart_prev) <= HEART_AGREE_BPM) {
+        h = 0.5f * (e->heart_last + e->heart_prev);
+        ch = e->heart_last_conf;
+    }
     e->breath_conf = cb;
     e->heart_conf = ch;
     if (e->motion_energy > 8.0f * e->me_base) {
@@ -717,5 +822,7 @@ void rv_dsp_vitals_update(rv_edge_t *e, uint64_t now_us)
         e->breath_bpm = e->breath_bpm > 0.0f ? e->breath_bpm + 0.4f * (b - e->breath_bpm) : b;
     if (h >= 40.0f && h <= 180.0f)
         e->heart_bpm = e->heart_bpm > 0.0f ? e->heart_bpm + 0.4f * (h - e->heart_bpm) : h;
+    else
+        e->heart_bpm = e->heart_conf = 0.0f; /* not confident now: no estimate */
     e->n_persons = estimate_persons(e, (uint32_t)(now_us / 1000u));
 }

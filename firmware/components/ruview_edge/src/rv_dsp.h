@@ -35,13 +35,23 @@ float rv_dsp_motion_level(const rv_edge_t *e);
 float rv_crossing_rate(const float *y, const uint32_t *t_ms, int n, int start, int cap,
                        float *conf);
 
-#define RV_SPEC_MAX_BINS   100 /* bounds the vitals-frame cost: <= 100 x vital_win rotations */
-#define RV_SPEC_HARM_TOL_HZ 0.05f /* +-3 BPM around a rejected breathing harmonic */
-/* Rate (cycles per minute) of the strongest spectral peak between f_lo and f_hi (Hz) of a
- * Hann-windowed history, on a grid 4x finer than 1/span, parabolically interpolated; the
- * frequency scale comes from the window's mean sample interval (t_ms). Peaks within 3 BPM of
- * harmonics 2 and 3 of reject_f0 (Hz; 0 = none: the breathing rate) are skipped. 0 when the
- * window is too short. *conf (may be NULL) gets the peak's share of the band power, in [0, 1]. */
+#define RV_SPEC_HARM_TOL_HZ 0.033f /* +-2 BPM around a multiple of the breathing rate */
+#define RV_SPEC_BINS_PER_FRAME 12  /* grid points per frame: <= 12 x vital_win rotations */
+
+/* Start a spectrum job on the history window (n samples from ring index start, capacity cap)
+ * for f_lo..f_hi Hz, on a grid 4x finer than 1/span (at most RV_SPEC_MAX_BINS points); the
+ * frequency scale comes from the window's mean sample interval (t_ms). nf = 0 when the window
+ * is too short. */
+void rv_spec_start(rv_spec_job_t *J, const uint32_t *t_ms, int n, int start, int cap,
+                   float f_lo, float f_hi);
+/* Compute up to max_bins more grid points of y; true when the job is complete. */
+bool rv_spec_step(rv_spec_job_t *J, const float *y, int cap, int max_bins);
+/* Rate (cycles per minute) of the strongest peak of a complete job, parabolically
+ * interpolated, skipping peaks within RV_SPEC_HARM_TOL_HZ of an integer multiple (2..10) of
+ * reject_f0 (Hz; 0 = none): a breathing motion is not a pure sine, so its harmonics reach the
+ * heart band. 0 when none. *conf (may be NULL) = the peak's share of the band power, 0..1. */
+float rv_spec_peak(const rv_spec_job_t *J, float reject_f0, float *conf);
+/* All three at once (tests, tools). */
 float rv_spectral_rate(const float *y, const uint32_t *t_ms, int n, int start, int cap,
                        float f_lo, float f_hi, float reject_f0, float *conf);
 

@@ -80,6 +80,13 @@ static float clamp01(float x)
     return x > 1.0f ? 1.0f : x;
 }
 
+/* 0..1 -> 1..100: an estimate that is sent has a non-zero confidence */
+static uint8_t conf_pct(float c)
+{
+    int p = (int)(clamp01(c) * 100.0f + 0.5f);
+    return (uint8_t)(p < 1 ? 1 : p);
+}
+
 static int push(rv_out_t *out, size_t len)
 {
     if (len) {
@@ -129,7 +136,9 @@ static void emit_vitals(rv_edge_t *e, uint64_t now, rv_out_t *out)
     rv_vitals_pkt_t v;
     v.node_id = e->cfg.node_id;
     v.flags = (uint8_t)((e->present ? RV_VFLAG_PRESENCE : 0u) | (fall ? RV_VFLAG_FALL : 0u) |
-                        (rv_dsp_motion(e) ? RV_VFLAG_MOTION : 0u));
+                        (rv_dsp_motion(e) ? RV_VFLAG_MOTION : 0u) | RV_VFLAG_CONFIDENCE);
+    v.breath_conf = br > 0.0f ? conf_pct(e->breath_conf) : 0u;
+    v.heart_conf = hr > 0.0f ? conf_pct(e->heart_conf) : 0u;
     v.breath_x100 = (uint16_t)(br * 100.0f + 0.5f);
     v.heart_x10000 = (uint32_t)(hr * 10000.0f + 0.5f);
     v.rssi = e->last_rssi;

@@ -150,41 +150,27 @@ float rv_crossing_rate(const float *y, const uint32_t *t_ms, int n, int start, i
     return 60000.0f * periods / span;
 }
 
-/* true when f (Hz) is within RV_SPEC_HARM_TOL_HZ of harmonic 2 or 3 of f0 */
+/* true when f (Hz) is within RV_SPEC_HARM_TOL_HZ of harmonic 2..10 of f0 */
 static int near_harmonic(float f, float f0)
 {
     if (!(f0 > 0.0f))
         return 0;
-    for (int k = 2; k <= 3; k++)
-        if (fabsf(f - (float)k * f0) < RV_SPEC_HARM_TOL_HZ)
-            return 1;
-    return 0;
+    int k = (int)(f / f0 + 0.5f);
+    return k >= 2 && k <= 10 && fabsf(f - (float)k * f0) < RV_SPEC_HARM_TOL_HZ;
 }
 
-float rv_spectral_rate(const float *y, const uint32_t *t_ms, int n, int start, int cap,
-                       float f_lo, float f_hi, float reject_f0, float *conf)
+void rv_spec_start(rv_spec_job_t *J, const uint32_t *t_ms, int n, int start, int cap,
+                   float f_lo, float f_hi)
 {
-    if (conf)
-        *conf = 0.0f;
+    J->nf = J->j = 0;
     if (n < 32 || n > RV_HIST_MAX || !(f_lo > 0.0f) || !(f_hi > f_lo))
-        return 0.0f;
+        return;
     float span = (float)(uint32_t)(t_ms[(start + n - 1) % cap] - t_ms[start % cap]) * 1e-3f;
     if (!(span > 0.0f))
-        return 0.0f;
+        return;
     float dt = span / (float)(n - 1); /* mean sample interval of the window (jitter averages) */
     if (f_hi > 0.45f / dt)
         f_hi = 0.45f / dt;
-    /* Hann-windowed copy (the window's sidelobes would let a breathing harmonic mask the beat) */
-    float yw[RV_HIST_MAX];
-    float wc = cosf(RV_TWO_PI / (float)(n - 1)), ws = sinf(RV_TWO_PI / (float)(n - 1));
-    float cr = 1.0f, ci = 0.0f;
-    for (int i = 0; i < n; i++) {
-        yw[i] = y[(start + i) % cap] * (0.5f - 0.5f * cr);
-        float t = cr * wc - ci * ws;
-        ci = ci * wc + cr * ws;
-        cr = t;
-    }
-    /* power on a grid 4x finer than the window's resolution (1 / span) */
     float df = 0.25f / span;
     int nf = (int)((f_hi - f_lo) / df) + 1;
     if (nf > RV_SPEC_MAX_BINS) {
@@ -192,26 +178,58 @@ float rv_spectral_rate(const float *y, const uint32_t *t_ms, int n, int start, i
         df = (f_hi - f_lo) / (float)(RV_SPEC_MAX_BINS - 1);
     }
     if (nf < 3)
-        return 0.0f;
-    float pw[RV_SPEC_MAX_BINS];
-    float total = 0.0f;
-    for (int j = 0; j < nf; j++) {
-        float w = RV_TWO_PI * (f_lo + (float)j * df) * dt;
+        return;
+    J->f_lo = f_lo;
+    J->df = df;
+    J->dt = dt;
+    J->n = (uint16_t)n;
+    J->start = (uint16_t)start;
+    J->wc = cosf(RV_TWO_PI / (float)(n - 1));
+    J->ws = sinf(RV_TWO_PI / (float)(n - 1));
+    J->nf = (uint16_t)nf;
+}
+
+bool rv_spec_step(rv_spec_job_t *J, const float *y, int cap, int max_bins)
+{
+    int n = J->n;
+    for (int b = 0; b < max_bins && J->j < J->nf; b++, J->j++) {
+        float w = RV_TWO_PI * (J->f_lo + (float)J->j * J->df) * J->dt;
         float rc = cosf(w), rs = sinf(w), pr = 1.0f, pi = 0.0f, sr = 0.0f, si = 0.0f;
+        float hc = 1.0f, hs = 0.0f; /* Hann: 0.5 - 0.5 cos(2 pi i / (n - 1)) by recurrence */
+        int k = J->start % cap;
         for (int i = 0; i < n; i++) {
-            sr += yw[i] * pr;
-            si += yw[i] * pi;
+            float v = y[k] * (0.5f - 0.5f * hc);
+            if (++k == cap)
+                k = 0;
+            sr += v * pr;
+            si += v * pi;
             float t = pr * rc - pi * rs;
             pi = pi * rc + pr * rs;
             pr = t;
+            t = hc * J->wc - hs * J->ws;
+            hs = hs * J->wc + hc * J->ws;
+            hc = t;
         }
-        pw[j] = sr * sr + si * si;
-        total += pw[j];
+        J->pw[J->j] = sr * sr + si * si;
     }
+    return J->nf > 0 && J->j >= J->nf;
+}
+
+float rv_spec_peak(const rv_spec_job_t *J, float reject_f0, float *conf)
+{
+    if (conf)
+        *conf = 0.0f;
+    int nf = J->nf;
+    if (nf < 3 || J->j < nf)
+        return 0.0f;
+    const float *pw = J->pw;
+    float total = 0.0f;
+    for (int j = 0; j < nf; j++)
+        total += pw[j];
     int best = -1;
     for (int j = 1; j + 1 < nf; j++)
         if (pw[j] > pw[j - 1] && pw[j] >= pw[j + 1] && (best < 0 || pw[j] > pw[best]) &&
-            !near_harmonic(f_lo + (float)j * df, reject_f0))
+            !near_harmonic(J->f_lo + (float)j * J->df, reject_f0))
             best = j;
     if (best < 0 || !(total > 0.0f))
         return 0.0f;
@@ -226,5 +244,18 @@ float rv_spectral_rate(const float *y, const uint32_t *t_ms, int n, int start, i
         float cf = 4.0f * b / total; /* share of the band's power near the peak */
         *conf = cf > 1.0f ? 1.0f : cf;
     }
-    return 60.0f * (f_lo + ((float)best + off) * df);
+    return 60.0f * (J->f_lo + ((float)best + off) * J->df);
+}
+
+float rv_spectral_rate(const float *y, const uint32_t *t_ms, int n, int start, int cap,
+                       float f_lo, float f_hi, float reject_f0, float *conf)
+{
+    rv_spec_job_t J;
+    rv_spec_start(&J, t_ms, n, start, cap, f_lo, f_hi);
+    if (!rv_spec_step(&J, y, cap, RV_SPEC_MAX_BINS)) {
+        if (conf)
+            *conf = 0.0f;
+        return 0.0f;
+    }
+    return rv_spec_peak(&J, reject_f0, conf);
 }

@@ -78,7 +78,8 @@ size_t rv_pkt_vitals(uint8_t *buf, size_t cap, const rv_vitals_pkt_t *v)
     rv_put_u32(buf + 8, v->heart_x10000);
     buf[12] = (uint8_t)v->rssi;
     buf[13] = v->n_persons;
-    /* 14..15 reserved */
+    buf[14] = v->breath_conf; /* ruview confidence extension (flags bit 7), 0 in RuView 0.6.x */
+    buf[15] = v->heart_conf;
     rv_put_f32(buf + 16, v->motion_energy);
     rv_put_f32(buf + 20, v->presence_score);
     rv_put_u32(buf + 24, v->timestamp_ms);
