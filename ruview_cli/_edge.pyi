@@ -55,6 +55,11 @@ class EdgePipeline:
         """Re-initialise with the same configuration (a reboot)."""
     @property
     def config(self) -> EdgeConfig: ...
+    @property
+    def internals(self) -> dict[str, float]:
+        """Internal measurements for tests: input_rate_hz, dsp_rate_hz, decimation,
+        presence_metric, presence_threshold, motion_ratio, fall_metric, heart_last_bpm,
+        heart_last_conf."""
 
 def nvs_keys() -> list[NvsKey]: ...
 def nvs_value_valid(ns: str, key: str, value: int | str | bytes | bytearray | memoryview) -> bool: ...

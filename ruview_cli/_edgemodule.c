@@ -316,6 +316,24 @@ static PyObject *EdgePipeline_get_config(EdgePipelineObject *self, void *closure
     return cfg_dict(&self->cfg);
 }
 
+/* Internal measurements, for tests and benchmarks only (the firmware sends none of these). */
+static PyObject *EdgePipeline_get_internals(EdgePipelineObject *self, void *closure)
+{
+    (void)closure;
+    const rv_edge_t *e = self->state;
+    return Py_BuildValue(
+        "{s:d,s:d,s:i,s:d,s:d,s:d,s:d,s:d,s:d}",
+        "input_rate_hz", e->in_dt_s > 0.0f ? 1.0 / e->in_dt_s : 0.0,
+        "dsp_rate_hz", e->dt_s > 0.0f ? 1.0 / e->dt_s : 0.0,
+        "decimation", (int)e->decim,
+        "presence_metric", (double)e->pres_metric,
+        "presence_threshold", (double)e->pres_thr,
+        "motion_ratio", e->me_base > 0.0f ? (double)(e->motion_energy / e->me_base) : 0.0,
+        "fall_metric", (double)e->fall_metric,
+        "heart_last_bpm", (double)e->heart_last,
+        "heart_last_conf", (double)e->heart_last_conf);
+}
+
 static PyObject *EdgePipeline_repr(EdgePipelineObject *self)
 {
     const rv_edge_cfg_t *c = &self->cfg;
@@ -343,6 +361,9 @@ static PyMethodDef EdgePipeline_methods[] = {
 static PyGetSetDef EdgePipeline_getset[] = {
     {"config", (getter)EdgePipeline_get_config, NULL,
      "The effective csi_cfg keys (stored integer units) as a dict.", NULL},
+    {"internals", (getter)EdgePipeline_get_internals, NULL,
+     "Internal measurements (rates, decimation, presence/motion/fall metrics): tests only.",
+     NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -38,6 +38,7 @@ int main(int argc, char **argv)
             packets += rv_edge_process(&edge, &f, &out);
     }
     printf("frames %ld packets %ld\n", n, packets);
-    printf("sizeof_rv_edge_t %zu\nsizeof_rv_ring_t %zu\n", sizeof(rv_edge_t), sizeof(rv_ring_t));
+    printf("sizeof_rv_edge_t %zu\nsizeof_rv_ring_t %zu\nsizeof_rv_out_t %zu\nmax_iq_bytes %d\n",
+           sizeof(rv_edge_t), sizeof(rv_ring_t), sizeof(rv_out_t), (int)RV_MAX_IQ_BYTES);
     return 0;
 }

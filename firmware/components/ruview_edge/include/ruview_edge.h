@@ -64,7 +64,13 @@ bool rv_ipv4_parse(const char *text, uint8_t out[4]);
 /* ---- The frame path ---- */
 #define RV_MAX_ANTENNAS      4
 #define RV_MAX_SUBCARRIERS   256
+/* Largest I/Q payload accepted. The host build takes anything the protocol allows; the ESP-IDF
+ * build sets 640 (CMakeLists.txt: an ESP32-S3 reports at most L-LTF + HT-LTF + STBC-HT-LTF of a
+ * 40 MHz channel, 64 + 128 + 128 subcarriers), which keeps every frame-sized buffer (ring slots,
+ * keyframe, rv_out_t, firmware/main's scratch) inside the 24 KB static RAM budget. */
+#ifndef RV_MAX_IQ_BYTES
 #define RV_MAX_IQ_BYTES      (2 * RV_MAX_SUBCARRIERS * RV_MAX_ANTENNAS)
+#endif
 #define RV_OUT_MAX_PACKETS   4
 #define RV_OUT_MAX_BYTES     (20 + RV_MAX_IQ_BYTES)
 

@@ -61,8 +61,8 @@
 #define PRES_OFF_RATIO    0.7f      /* hysteresis: off below 0.7 x threshold */
 #define PRES_REBUILD_US   2000000u  /* presence held this long after gross motion ends */
 #define MOTION_RATIO      3.0f      /* motion energy / its quiet floor: gross motion */
-#define FALL_MAX_BURST_US 3000000u
-#define FALL_SETTLE_US    1500000u
+#define FALL_MAX_BURST_US 2500000u
+#define FALL_SETTLE_US    4000000u  /* lies still; a bend comes back up within ~4 s */
 #define FALL_PRE_QUIET_US 2000000u
 #define FALL_PEAK_X       1.5f      /* a fall's peak ratio: >= 2x the threshold */
 #define FALL_MIN_BURST_US 100000u
@@ -89,14 +89,21 @@ static bool in_warmup(const rv_edge_t *e)
            (float)(e->last_ts_us - e->first_ts_us) * 1e-6f < 2.0f * VAR_TAU_S;
 }
 
-static void track_floor(float *base, float x, float rise)
+/* Quiet-room floor of a noisy energy x: the mean of its quiet values (x < 3 x floor), an EW
+ * with a 10 s time constant (2 s downwards, so a person leaving lowers it soon); above that it
+ * rises only with `rise` (300 s), so minutes of motion do not become the floor. A running
+ * minimum would sit in the low tail of the noise and make every ratio over it read 2-4 in a
+ * still room. */
+static void track_floor(float *base, float x, float dt, float rise)
 {
-    if (*base <= 0.0f || x < *base)
+    if (*base <= 0.0f)
         *base = x;
+    else if (x < *base)
+        *base += ew_alpha(dt, 2.0f) * (x - *base);
+    else if (x < 3.0f * *base)
+        *base += ew_alpha(dt, 10.0f) * (x - *base);
     else
-        *base += rise * *base; /* exponential rise, capped at the current value */
-    if (*base > x && x > 0.0f)
-        *base = x;
+        *base += rise * *base;
 }
 
 static float wrap_pi(float x)
@@ -311,7 +318,7 @@ static void update_presence(rv_edge_t *e, uint64_t now_us)
 
 /* A fall is an isolated impulsive event: the change-energy ratio rises above the threshold out
  * of >= FALL_PRE_QUIET_US of calm (a burst that starts mid-motion is walking), stays above it
- * for 0.1-3 s (longer is sustained motion), then stays below it for FALL_SETTLE_US (the body
+ * for 0.1-2.5 s (longer is sustained motion), then stays below it for FALL_SETTLE_US (the body
  * lies still). "Below the threshold" is the quiet test everywhere, so a person breathing on the
  * floor (a ratio of ~1.2-2 over the empty-room floor) counts as still. */
 static void update_fall(rv_edge_t *e, uint64_t now_us)
@@ -338,7 +345,7 @@ static void update_fall(rv_edge_t *e, uint64_t now_us)
             e->fall_t1_us = now_us;
         if (e->fall_metric > e->fall_burst_peak)
             e->fall_burst_peak = e->fall_metric;
-        if (now_us - e->fall_t0_us > FALL_MAX_BURST_US) {
+        if (e->fall_t1_us - e->fall_t0_us > FALL_MAX_BURST_US) {
             e->fall_state = 3; /* sustained motion (walking): not a fall */
             e->fall_t1_us = now_us;
         } else if (!high && now_us - e->fall_t1_us >= FALL_SETTLE_US) {
@@ -459,13 +466,25 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
     float wsum = 0.0f, du2 = 0.0f, asum = 0.0f;
     rv_subc_t *S = &e->sc;
     float amp[RV_DSP_MAX_SC];
+    float aseen = 0.0f, mseen = 0.0f;
     for (int k = 0; k < n; k++) {
         float hr = iq[2 * k], hi = iq[2 * k + 1];
         float p = hr * hr + hi * hi;
-        amp[k] = p >= MIN_POWER && !first_word(k, n) ? sqrtf(p) : 0.0f;
+        /* a clipped component (int8 full scale) bends amplitude and phase by an amount that
+         * changes with every AGC step: such a subcarrier sits this frame out */
+        bool clipped = hr >= 127.0f || hr <= -128.0f || hi >= 127.0f || hi <= -128.0f;
+        amp[k] = p >= MIN_POWER && !first_word(k, n) && !clipped ? sqrtf(p) : 0.0f;
         asum += amp[k];
+        if (amp[k] > 0.0f && !first && (S->flag[n + k] & RV_CH_SEEN)) {
+            aseen += amp[k];
+            mseen += S->mean[n + k];
+        }
     }
-    float inv_mean_amp = asum > 0.0f ? (float)n / asum : 0.0f;
+    /* AGC gain: this frame's amplitudes against the channels' own mean relative amplitudes,
+     * over the subcarriers valid now (a subcarrier that drops out, clipped, does not move the
+     * others' scale); the first frame: its mean amplitude */
+    float inv_mean_amp = aseen > 0.0f && mseen > 0.0f ? mseen / aseen
+                                                      : (asum > 0.0f ? (float)n / asum : 0.0f);
     for (int k = 0; k < n; k++) {
         if (amp[k] <= 0.0f)
             continue; /* phase of a null/guard subcarrier is noise */
@@ -517,8 +536,8 @@ void rv_dsp_frame(rv_edge_t *e, const rv_frame_t *f, uint64_t now_us)
         e->fc_base = e->fast_change;
     } else {
         float rise = ew_alpha(e->dt_s, FLOOR_RISE_S);
-        track_floor(&e->me_base, e->motion_energy, rise);
-        track_floor(&e->fc_base, e->fast_change, rise);
+        track_floor(&e->me_base, e->motion_energy, e->dt_s, rise);
+        track_floor(&e->fc_base, e->fast_change, e->dt_s, rise);
     }
     e->fall_metric = e->fc_base > 0.0f ? e->fast_change / e->fc_base : 0.0f;
     if (e->fall_metric > e->fall_peak)
