@@ -75,30 +75,30 @@ def _number(x) -> bool:
 
 def _convert(kind, rec: dict, node: int, rel_s: float, seq: dict, rssi: dict) -> bytes | None:
     if kind == "raw_csi":
-    iq = bytearray.fromhex(rec["iq_hex"])
-    if not iq or len(iq) % 2 or len(iq) > MAX_IQ_BYTES:
-        return None
-    n_sc = rec.get("subcarriers", len(iq) // 2)
-    if n_sc != len(iq) // 2:
-        return None
-    if rec.get("first_word_invalid") is True:
-        iq[0:4] = bytes(min(4, len(iq)))
-    n = seq.get(node, 0)
-    seq[node] = (n + 1) & 0xFFFFFFFF
-    return RawFrame(node, 1, n_sc, 0, n, rssi.get(node, RSSI_UNKNOWN), RSSI_UNKNOWN, 0, bytes(iq)).encode()
+        iq = bytearray.fromhex(rec["iq_hex"])
+        if not iq or len(iq) % 2 or len(iq) > MAX_IQ_BYTES:
+            return None
+        n_sc = rec.get("subcarriers", len(iq) // 2)
+        if n_sc != len(iq) // 2:
+            return None
+        if rec.get("first_word_invalid") is True:
+            iq[0:4] = bytes(min(4, len(iq)))
+        n = seq.get(node, 0)
+        seq[node] = (n + 1) & 0xFFFFFFFF
+        return RawFrame(node, 1, n_sc, 0, n, rssi.get(node, RSSI_UNKNOWN), RSSI_UNKNOWN, 0, bytes(iq)).encode()
     if kind == "vitals":
-    r = rec.get("rssi")
-    if isinstance(r, int) and -128 <= r <= 0:
-        rssi[node] = r
-    br, hr = float(rec.get("breathing_bpm", 0.0)), float(rec.get("heartrate_bpm", 0.0))
-    if not (0 <= br <= 655 and 0 <= hr <= 429_000):
-        return None
-    return Vitals(node, int(rec.get("flags", 0)) & 0x7F, br, hr, rssi.get(node, RSSI_UNKNOWN),
-                  int(rec.get("n_persons", 0)) & 0xFF, float(rec.get("motion_energy", 0.0)),
-                  float(rec.get("presence_score", 0.0)), int(rel_s * 1000) & 0xFFFFFFFF).encode()
+        r = rec.get("rssi")
+        if isinstance(r, int) and -128 <= r <= 0:
+            rssi[node] = r
+        br, hr = float(rec.get("breathing_bpm", 0.0)), float(rec.get("heartrate_bpm", 0.0))
+        if not (0 <= br <= 655 and 0 <= hr <= 429_000):
+            return None
+        return Vitals(node, int(rec.get("flags", 0)) & 0x7F, br, hr, rssi.get(node, RSSI_UNKNOWN),
+                      int(rec.get("n_persons", 0)) & 0xFF, float(rec.get("motion_energy", 0.0)),
+                      float(rec.get("presence_score", 0.0)), int(rel_s * 1000) & 0xFFFFFFFF).encode()
     if kind == "feature":
-    f = [float(x) for x in rec["features"]]
-    if len(f) != 8:
-        return None
-    return FeatureVector(node, int(rec.get("seq", 0)) & 0xFFFF, int(rel_s * 1e6), *f).encode()
+        f = [float(x) for x in rec["features"]]
+        if len(f) != 8:
+            return None
+        return FeatureVector(node, int(rec.get("seq", 0)) & 0xFFFF, int(rel_s * 1e6), *f).encode()
     return None
