@@ -38,7 +38,7 @@ def _cell(value: Any, typ: str) -> str:
     if typ == "time":
         return f"{value:.6f}"
     if typ == "float":
-        return f"{value:.6g}"
+        return f"{value:.7g}"  # f32 on the wire: 7 significant digits
     return str(value)
 
 
