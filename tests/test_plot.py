@@ -115,3 +115,25 @@ def test_sparkline():
     assert sparkline([None, None]) == "  "
     assert sparkline(range(100), width=4) == "▁▃▆█"
     assert sparkline([0, 50], lo=0, hi=100) == "▁▅"
+
+
+def test_live_table_shows_the_last_minute_of_breathing(loopback):
+    from ruview_cli.plot.sparkline import BLOCKS, Trend
+    from ruview_cli.protocol import Vitals
+    from ruview_cli.telemetry.state import FleetState
+    from ruview_cli.telemetry.table import live_table
+
+    state, trend = FleetState(), Trend(window_s=60.0, width=12)
+    addr = (loopback.addr(), 40000)
+    text = ""
+    for i in range(90):  # 90 s of one vitals packet per second, breathing rising 10 -> 19 BPM
+        t = T0 + i
+        bpm = 10.0 + i // 10 if i < 80 else 0.0  # the last 10 s: no estimate
+        state.update(Vitals(3, 1, bpm, 0.0, -50, 1, 0.1, 0.9, i * 1000), addr, t)
+        text = live_table(state, t, trend=trend).plain
+    header, row = text.splitlines()[0], text.splitlines()[1]
+    assert "breathing, last min" in header
+    spark = row[header.index("breathing, last min"):][:12]
+    assert spark[-1] == " "  # no estimate in the last 5+ s: a gap, not a low value
+    drawn = [BLOCKS.index(c) for c in spark.rstrip()]
+    assert len(drawn) == 11 and drawn == sorted(drawn) and drawn[0] < drawn[-1]

@@ -35,6 +35,7 @@ _COLUMNS = (
     ("node", 4, True), ("address", 15, False), ("breathing", 9, True), ("heart", 6, True),
     ("presence", 9, False), ("motion", 9, False), ("persons", 7, True), ("fall", 4, False),
     ("RSSI", 8, True), ("frames", 8, True), ("loss", 6, True), ("last seen", 14, False),
+    ("breathing, last min", 19, False),
 )
 _GAP = "  "
 _FALL_COL = 7
@@ -45,7 +46,7 @@ def _cell(text: str, width: int, right: bool) -> str:
     return text.rjust(width) if right else text.ljust(width)
 
 
-def _row_cells(node: NodeState, now: float) -> list[str]:
+def _row_cells(node: NodeState, now: float, trend: str = "") -> list[str]:
     v = node.vitals
     if v is not None:
         breathing, heart = _bpm(v.breathing_bpm), _bpm(v.heart_bpm)
@@ -61,11 +62,13 @@ def _row_cells(node: NodeState, now: float) -> list[str]:
     if node.stale(now):
         seen = f"STALE {seen}"
     return [str(node.node_id), node.ip, breathing, heart, presence, motion, persons, fall, rssi,
-            f"{node.frame_rate(now):.1f}/s", "—" if loss is None else f"{loss:.1f}%", seen]
+            f"{node.frame_rate(now):.1f}/s", "—" if loss is None else f"{loss:.1f}%", seen, trend]
 
 
-def live_table(state: FleetState, now: float, *, title: str = "", max_rows: Optional[int] = None) -> Text:
+def live_table(state: FleetState, now: float, *, title: str = "", max_rows: Optional[int] = None,
+               trend: Optional[Any] = None) -> Text:
     """One row per node: vitals, fall (red, held), RSSI, frame rate, loss, last seen; stale dimmed.
+    `trend` (ruview_cli.plot.sparkline.Trend): the last minute of breathing per node shown.
 
     Rendered as fixed-width text rather than a rich Table: with thousands of nodes the display
     is redrawn 4 times a second next to a receive loop, and a Table's layout pass costs ~10x more.
@@ -78,7 +81,13 @@ def live_table(state: FleetState, now: float, *, title: str = "", max_rows: Opti
     nodes = sorted(state.nodes.values(), key=lambda n: (not n.fall_shown(now), n.node_id, n.ip))
     shown = nodes if max_rows is None else nodes[: max(1, max_rows)]
     for node in shown:
-        cells = [_cell(c, w, r) for c, (_, w, r) in zip(_row_cells(node, now), _COLUMNS)]
+        spark = ""
+        if trend is not None:
+            key = (node.ip, node.node_id)
+            v = node.vitals
+            trend.observe(key, v, (v.breathing_bpm or None) if v is not None else None, now)
+            spark = trend.render(key, now)
+        cells = [_cell(c, w, r) for c, (_, w, r) in zip(_row_cells(node, now, spark), _COLUMNS)]
         stale = node.stale(now)
         out.append("\n")
         if cells[_FALL_COL].strip() == "FALL":
@@ -91,6 +100,8 @@ def live_table(state: FleetState, now: float, *, title: str = "", max_rows: Opti
     if len(shown) < len(nodes):
         parts.append(f"{len(nodes) - len(shown)} not shown (terminal too small)")
     parts.append(f"{state.datagrams} datagrams, {state.malformed} malformed, {state.unknown} unknown")
+    if trend is not None:
+        trend.forget_older(now)
     caption = " · ".join(parts)
     if not nodes:
         caption = "waiting for telemetry… · " + caption
@@ -149,13 +160,16 @@ class LiveTable:
         self._title = title
         self._clock = clock  # None: wall clock; else f(t) -> the "now" to age nodes by
         self._next_draw = 0.0
+        from ruview_cli.plot.sparkline import Trend
+
+        self._trend = Trend()  # the last minute of breathing per node, sampled at each redraw
         self._live = Live(self._render(time.time()), console=console, auto_refresh=False,
                           transient=False, redirect_stdout=False, redirect_stderr=False)
 
     def _render(self, t: float) -> Text:
         now = self._clock(t) if self._clock is not None else time.time()
         return live_table(self._state, now, title=self._title,
-                          max_rows=rows_that_fit(self._console.size.height))
+                          max_rows=rows_that_fit(self._console.size.height), trend=self._trend)
 
     def start(self) -> None:
         self._live.start(refresh=True)
