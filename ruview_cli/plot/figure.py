@@ -86,7 +86,8 @@ def vitals_figure(series: list[NodeSeries], title: str = ""):
             ax.set_ylabel("breathing\n(breaths/min)", color=BREATHING)
             ax.tick_params(axis="y", colors=BREATHING)
             hax = ax.twinx()
-            (hline,) = hax.plot(when, s.heart, color=HEART, lw=1.2, alpha=0.85)
+            # dots too: heart-rate estimates come and go, and a lone one draws no line
+            (hline,) = hax.plot(when, s.heart, color=HEART, lw=1.2, alpha=0.85, marker="o", markersize=2.5)
             hline.set_gid(f"heart-{i}")
             hax.set_ylim(30, max([160.0] + [v + 10 for v in s.heart if not math.isnan(v)]))
             hax.set_ylabel("heart rate\n(beats/min)", color=HEART)
@@ -110,7 +111,7 @@ def vitals_figure(series: list[NodeSeries], title: str = ""):
             last.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
             last.set_xlabel("time (this computer's time zone)")
         legend = [Line2D([], [], color=BREATHING, lw=1.8, label="breathing"),
-                  Line2D([], [], color=HEART, lw=1.2, label="heart rate"),
+                  Line2D([], [], color=HEART, lw=1.2, marker="o", markersize=2.5, label="heart rate"),
                   Patch(color=PRESENCE, alpha=0.25, label="someone present"),
                   Patch(color=MOTION, alpha=0.9, label="motion"),
                   Line2D([], [], color=FALL, lw=2.5, label="fall")]
