@@ -104,6 +104,18 @@ class Secrets:
     def set_wifi_password(self, ssid: str, password: str) -> None:
         self._edit(_set("wifi", ssid, password))
 
+    # -- MQTT broker logins (`ruview bridge`) ----------------------------------------------------
+    def broker_password(self, host: str, port: int) -> str | None:
+        """[mqtt] "HOST:PORT", else [mqtt] "HOST"."""
+        mqtt = self._doc.get("mqtt")
+        if not hasattr(mqtt, "get"):
+            return None
+        for key in (f"{host}:{port}", host):
+            value = mqtt.get(key)
+            if value is not None:
+                return str(value)
+        return None
+
     def save(self) -> None:
         """Replay the changes onto the file as it is now: locked, atomic, 0600 from the first
         byte (the temporary file is created 0600)."""
