@@ -34,7 +34,7 @@ static void check_vector(const rv_vec_t *v)
     case RV_VEC_VITALS: {
         rv_vitals_pkt_t p = { v->u.vitals.node_id, v->u.vitals.flags, v->u.vitals.br,
                               v->u.vitals.hr, v->u.vitals.rssi, v->u.vitals.persons,
-                              v->u.vitals.motion, v->u.vitals.presence, v->u.vitals.ts_ms };
+                              v->u.vitals.motion, v->u.vitals.presence, v->u.vitals.ts_ms, 0, 0 };
         n = rv_pkt_vitals(buf, sizeof buf, &p);
         break;
     }
@@ -144,7 +144,7 @@ static void test_vitals_feature_state_layout(void **state)
 {
     (void)state;
     uint8_t b[64];
-    rv_vitals_pkt_t v = { 3, 0x03, 1500, 720000, -60, 2, 0.25f, 0.5f, 123456 };
+    rv_vitals_pkt_t v = { 3, 0x03, 1500, 720000, -60, 2, 0.25f, 0.5f, 123456, 0, 0 };
     assert_int_equal(rv_pkt_vitals(b, sizeof b, &v), 32);
     assert_int_equal(rd_u32(b), RV_MAGIC_VITALS);
     assert_int_equal(rd_u16(b + 6), 1500);

@@ -16,9 +16,9 @@ and frames never depend on the order in which they are asked for. Facts the mode
   (~2-4 %, normal short-term HRV, Task Force of the ESC/NASPE, Circulation 1996).
 * Postural sway while standing: a few mm of slow (< 0.5 Hz, most power < 0.2 Hz) body motion
   (centre-of-pressure studies, e.g. Prieto et al., IEEE TBME 1996); less sitting, none lying.
-* Falls: the body topples about the feet as a rigid inverted pendulum under gravity
-  (theta'' = 3g / 2L sin theta) and reaches the floor in ~0.7-1.1 s, peak trunk velocity
-  2-3 m/s (Wu, "Distinguishing fall activities from normal activities by velocity
+* Falls: the body topples about the feet like an inverted pendulum under gravity (half a
+  rigid rod's torque: knees and hips flex, arms brace) and reaches the floor in ~1-1.3 s, peak
+  trunk velocity ~3-4 m/s (Wu, "Distinguishing fall activities from normal activities by velocity
   characteristics", J. Biomech. 2000); sitting down / bending take 1-3 s with peak velocities
   below ~1 m/s (same source). Transitions other than falls follow a minimum-jerk profile
   (Flash & Hogan, J. Neurosci. 1985).
@@ -79,9 +79,12 @@ def min_jerk(u):
 
 
 def topple_profile(theta0: float, length: float = BODY_H) -> tuple[np.ndarray, np.ndarray]:
-    """Tilt angle over time of a rigid rod toppling about its base from theta0 to 90 degrees
-    (theta'' = 3g/(2L) sin theta), sampled every 5 ms: (times, angles)."""
-    k = 3.0 * GRAVITY / (2.0 * length)
+    """Tilt angle over time of a body toppling about its feet from theta0 to 90 degrees,
+    sampled every 5 ms: (times, angles). A rigid rod would follow theta'' = 3g/(2L) sin theta
+    and hit the floor at >5 m/s at chest height; a person flexes knees and hips and braces with
+    the arms, so the torque is taken as half (peak chest speed ~3-4 m/s, landing in ~1-1.3 s,
+    in line with the trunk velocities Wu 2000 measured)."""
+    k = 0.5 * 3.0 * GRAVITY / (2.0 * length)
     dt = 0.005
     th, om, t = theta0, 0.0, 0.0
     ts, ths = [0.0], [theta0]
@@ -223,8 +226,11 @@ class Person:
     def __init__(self, rng: random.Random, breath_bpm: float, heart_bpm: float, plan, spot):
         # a private generator: the body's draws never depend on how many frames were made
         self.rng = rng = random.Random(rng.getrandbits(64))
-        self.breath = Breathing(rng, breath_bpm, rng.uniform(0.004, 0.010))
-        self.heart = Heartbeat(rng, heart_bpm, rng.uniform(0.0001, 0.0005), self.breath)
+        # the rhythms extend cycle by cycle when asked for later times: each its own generator,
+        # so frames never depend on how far ahead the truth was asked
+        self.breath = Breathing(random.Random(rng.getrandbits(64)), breath_bpm, rng.uniform(0.004, 0.010))
+        self.heart = Heartbeat(random.Random(rng.getrandbits(64)), heart_bpm, rng.uniform(0.0001, 0.0005),
+                               self.breath)
         self.sway_stand = Sway(rng, rng.uniform(0.002, 0.005))
         self.sway_sit = Sway(rng, rng.uniform(0.0005, 0.0015))
         self.speed = rng.uniform(0.6, 1.3)

@@ -25,12 +25,13 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ruview_cli.sim import body as B
-from ruview_cli.sim.channel import Receiver, Room, channel_freq_mhz
+from ruview_cli.sim.channel import C_LIGHT, OFFSETS, Receiver, Room, channel_freq_mhz
 
 BOOT_US = 3_900_000  # frame timestamps start after the node's 3.9 s boot
 WINDOW_S = B.WINDOW_S
 HORIZON_S = 6 * 3600.0  # activity plans cover this much scenario time
 _BLOCK = 32  # frames synthesised per numpy block
+USED = (OFFSETS != 0) & (np.abs(OFFSETS) < 27)  # the L-LTF's data/pilot subcarriers
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +97,7 @@ def _plan_walking(room: Room) -> Callable:
 
 def _bend(t: float, pos, heading: float, rng: random.Random) -> B.Segment:
     hold = rng.uniform(1.0, 4.0)
-    return B.Segment(t, t + 2 * rng.uniform(0.8, 1.5) + hold, B.BEND, pos, heading,
+    return B.Segment(t, t + 2 * rng.uniform(1.0, 2.0) + hold, B.BEND, pos, heading,
                      hold=hold, angle=math.radians(rng.uniform(50.0, 90.0)))
 
 
@@ -225,10 +226,14 @@ class Scenario:
         for p, db in zip(persons, self.body_db):
             phases = np.array([rng.uniform(0, 2 * math.pi) for _ in range(B.N_POINTS)])
             # scale: the standing body at its spot reflects db below the static channel
-            spot_t = next((s.t0 for s in p.segments if s.kind in B.STILL_KINDS), 0.0)
-            P, N, _ = p.points(np.array([spot_t]))
-            _, spread = room.paths(P, N, np.zeros((1, B.N_POINTS)))
-            power = float((B.RCS * spread[0] ** 2).sum())
+            # the points add coherently (their paths differ by far less than c / 20 MHz), so
+            # the scale comes from the body's own response across the band where it stands
+            spot_t = np.array([next((s.t0 for s in p.segments if s.kind in B.STILL_KINDS), 0.0)])
+            P, N, _ = p.points(spot_t)
+            L, spread = room.paths(P, N, np.zeros((1, B.N_POINTS)))
+            amp = np.sqrt(B.RCS) * spread[0] * np.exp(1j * phases)
+            resp = (amp[:, None] * np.exp(-2j * np.pi * room.freqs[None, :] * L[0][:, None] / C_LIGHT)).sum(0)
+            power = float(np.mean(np.abs(resp[USED]) ** 2))
             g = math.sqrt(10.0 ** (db / 10.0) / power) * np.sqrt(B.RCS)
             self._bodies.append((p, g, phases))
         self._n = 0  # nominal frame index

@@ -35,9 +35,9 @@
 #define MAX_FS            60.0f
 #define MAX_IN_FS         250.0f    /* input rates measured up to this */
 #define DSP_FS            12.0f     /* design rate: the DSP runs on every D-th frame, D =
-                                     * round(input rate / 12), so it sees 7..20 Hz */
+                                     * round(input rate / 12), so it sees 7..18 Hz */
 #define DSP_FS_LO         7.0f
-#define DSP_FS_HI         20.0f
+#define DSP_FS_HI         18.0f
 #define REDESIGN_TOL      0.05f
 #define MOTION_TAU_S      1.0f
 #define FAST_TAU_S        0.25f
@@ -184,6 +184,7 @@ void rv_dsp_reset(rv_edge_t *e)
     e->n_topk = 0;
     e->n_pslot = 0;
     e->dt_s = 1.0f / DEFAULT_FS;
+    e->settle_n = 1; /* channel means start as running averages (see rv_dsp_frame) */
     e->in_dt_s = 0.0f;
     e->decim = 1;
     e->decim_n = 0;
@@ -367,7 +368,7 @@ static void update_fall(rv_edge_t *e, uint64_t now_us)
 }
 
 /* The input rate (every frame) and the decimation factor D that
- * brings it to the DSP's design rate: kept while input rate / D stays in 7..20 Hz, else
+ * brings it to the DSP's design rate: kept while input rate / D stays in 7..18 Hz, else
  * round(rate / 12). CSI arrives at 10-150 Hz depending on traffic; the filters, windows and
  * the per-frame cost are designed for ~12 Hz, and a breathing/heart band needs no more. */
 static bool decimate(rv_edge_t *e, uint64_t now_us)
