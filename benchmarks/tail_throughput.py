@@ -179,7 +179,7 @@ def trial(mode: str, rate: float) -> dict:
         ready_stream, summary_stream = proc.stdout, proc.stdout
     else:
         ruview = shutil.which("ruview") or "ruview"
-        args = [ruview, "tail", "--bind", "127.0.0.1", "--port", str(port), "--count", str(count),
+        args = [ruview, "tail", "--bind", "127.0.0.1", "--listen", str(port), "--count", str(count),
                 "--duration", str(backstop)]
         if mode == "json":
             args.insert(2, "--json")

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import socket
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ruview_cli.errors import RuviewError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8032
 STATUS_PATH = "/ota/status"
@@ -105,6 +108,7 @@ def _where(host: str, port: int) -> str:
 def get_status(host: str, port: int = DEFAULT_PORT, timeout: float = 2.0) -> NodeStatus:
     """GET /ota/status; RuviewError (message + fix) when refused, timed out or not JSON."""
     where = _where(host, port)
+    log.debug("GET http://%s:%d%s (timeout %g s)", host, port, STATUS_PATH, timeout)
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         try:

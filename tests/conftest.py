@@ -84,3 +84,54 @@ _ALLOCATOR = LoopbackAllocator()
 @pytest.fixture(scope="session")
 def loopback() -> LoopbackAllocator:
     return _ALLOCATOR
+
+
+def read_json_line(proc) -> dict:
+    """The next JSON line of a started `ruview ...` process (text mode, stdout and stderr piped).
+    When the process ends instead (e.g. an emulator could not bind its address), fail with what
+    it printed on stderr, not with a JSONDecodeError."""
+    import json
+
+    line = proc.stdout.readline()
+    if not line.strip():
+        try:
+            proc.wait(timeout=10)
+        except Exception:
+            proc.kill()
+        pytest.fail(f"{' '.join(map(str, proc.args))} printed no JSON line (exit {proc.poll()}); "
+                    f"stderr:\n{proc.stderr.read()}")
+    try:
+        return json.loads(line)
+    except ValueError:
+        pytest.fail(f"not JSON: {line!r}; stderr so far is in the process output")
+
+
+# -- system tools ----------------------------------------------------------------------------
+# Some tests need a system package (.ci/apt-packages lists them; `make test` installs the missing
+# ones when it runs as root, else prints the command). Without it such a test is skipped with
+# the command to run, and fails when CI is set: CI always runs everything.
+
+def need_system(what: str, found: bool, package: str) -> None:
+    """Skip (fail under CI) unless `found`, naming the apt package that provides `what`."""
+    if found:
+        return
+    import os
+
+    message = (f"{what} is not installed: run `sudo apt-get install -y {package}` "
+               "(`make test` as root installs it)")
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}; CI is set, so every test must run", pytrace=False)
+    pytest.skip(message)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "needs_system(tool, package): the test runs `tool`, from "
+                                       "the apt package `package`")
+
+
+def pytest_runtest_setup(item):
+    import shutil
+
+    for mark in item.iter_markers("needs_system"):
+        tool, package = mark.args
+        need_system(tool, shutil.which(tool) is not None, package)

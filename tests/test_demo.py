@@ -1,25 +1,54 @@
-"""`ruview demo` is the README's first command: it must pass on a machine with no hardware."""
+"""`ruview demo` is the README's first command: it must pass on a machine with no hardware, and
+what its nodes report must be what the emulated room holds."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 
+from ruview_cli.demo import DEMO_SEED, vitals_against_scenario
+from ruview_cli.sim.scenarios import make_scenario
 
-def test_demo_runs_every_step_against_the_emulated_fleet(tmp_path):
-    r = subprocess.run(["ruview", "demo", "--seconds", "4", "--json"], capture_output=True,
+
+def demo(tmp_path, seconds: int):
+    r = subprocess.run(["ruview", "demo", "--seconds", str(seconds), "--json"], capture_output=True,
                        text=True, timeout=180, cwd=tmp_path)
     lines = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
-    steps = {line["step"]: line for line in lines if "step" in line}
+    return r, {line["step"]: line for line in lines if "step" in line}, lines[-1]
+
+
+def test_demo_runs_every_step_and_reports_the_scenario(tmp_path):
+    r, steps, summary = demo(tmp_path, 15)
     assert list(steps) == ["start", "discover", "provision", "ota", "tail"], r.stderr
     failed = {name: s["detail"] for name, s in steps.items() if not s["ok"]}
     assert not failed, failed
     assert "0.7.0 → 0.7.1" in steps["ota"]["detail"]
     assert "vital_int=500 ms" in steps["provision"]["detail"]
-    summary = lines[-1]
-    assert summary["ok"] is True
+    assert summary["ok"] is True and r.returncode == 0
     nodes = summary["summary"]["nodes"]
     assert len(nodes) == 3 and all(n["packets"].get("vitals") for n in nodes)
-    assert r.returncode == 0
+    # The room: one person, standing still, breathing at the scenario's rate (its own truth,
+    # from the scenario, not from the node).
+    truth = make_scenario("breathing", seed=DEMO_SEED).truth(60.0)
+    vitals = summary["summary"]["vitals"]
+    assert len(vitals) == 3
+    for v in vitals:
+        assert v["presence"] is True and v["n_persons"] == truth.persons == 1
+        assert abs(v["breathing_bpm"] - truth.breathing_bpm[0]) <= 1.0, v
     # Nothing was left behind in the working directory (the demo uses its own temp dir).
     assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_too_short_for_an_estimate_fails_its_tail_step_and_says_why(tmp_path):
+    r, steps, summary = demo(tmp_path, 2)
+    assert r.returncode == 1 and summary["ok"] is False
+    assert steps["tail"]["ok"] is False and "not what the scenario shows" in steps["tail"]["detail"]
+    assert "--seconds 15" in steps["tail"]["detail"]
+
+
+def test_the_scenario_check_names_what_disagrees():
+    good = {"node_id": 1, "presence": True, "n_persons": 1, "breathing_bpm": 15.4}
+    assert vitals_against_scenario([good]) == []
+    wrong = vitals_against_scenario([{**good, "breathing_bpm": 18.0},
+                                     {**good, "node_id": 2, "presence": False, "n_persons": 0}])
+    assert len(wrong) == 2 and "breathing 18.0" in wrong[0] and "node 2: presence False" in wrong[1]

@@ -1,7 +1,8 @@
 """`ruview discover` (the installed CLI) against emulated fleets of both firmware flavours.
 
-Each test uses its own 127.0.x.y range and a per-run MAC seed, so fleets of other test files
-running at the same time (same node ids, same default MACs) cannot be mistaken for ours.
+Each test takes its addresses from the `loopback` allocator and a per-run MAC seed, so fleets of
+other test files running at the same time (same node ids, same default MACs) cannot be mistaken
+for ours.
 """
 
 from __future__ import annotations
@@ -27,11 +28,6 @@ def free_udp_port() -> int:
         return s.getsockname()[1]
 
 
-def host(a: int, b: int) -> int:
-    """first_host for 127.0.a.b"""
-    return a * 256 + b
-
-
 def run_cli(*args, cwd, timeout=60):
     env = {k: v for k, v in os.environ.items() if k != "RUVIEW_INVENTORY"}
     env.pop("RUVIEW_MDNS_INTERFACE", None)
@@ -44,33 +40,37 @@ INVENTORY = """\
 # lab fleet: do not lose this comment
 [nodes."00:11:22:33:44:55"]  # a board that is switched off today
 name = "attic"
-ip = "127.0.209.250"
+ip = "{attic}"
 """
 
 
 @pytest.fixture(scope="module")
-def fleets():
+def fleets(loopback):
     port = free_udp_port()
+    # The 0.6 fleet sits inside a /28 of our own, which --probe sweeps.
+    block = loopback.hosts(32)
+    sweep = (block + 15) & ~15
     ours = SimFleet(FleetOptions(nodes=3, flavor="ours", target=("127.0.0.1", port),
-                                 mdns_interface="127.0.0.1", first_host=host(209, 10),
+                                 mdns_interface="127.0.0.1", first_host=loopback.hosts(3),
                                  seed=SEED, pty=False))
     old = SimFleet(FleetOptions(nodes=2, flavor="ruview-0.6", target=("127.0.0.1", port),
-                                mdns_interface="127.0.0.1", first_host=host(209, 66),
+                                mdns_interface="127.0.0.1", first_host=sweep + 2,
                                 seed=SEED + 1, pty=False))
     try:
         a = ours.start()
         b = old.start()
         assert ours.wait_ready() and old.wait_ready()
-        yield {"ours": a, "old": b, "port": port}
+        yield {"ours": a, "old": b, "port": port, "probe": f"{loopback.ip(sweep)}/28",
+               "attic": loopback.addr()}
     finally:
         ours.stop()
         old.stop()
 
 
 def test_discover_lists_both_flavours_with_sources(fleets, tmp_path):
-    (tmp_path / "ruview.toml").write_text(INVENTORY)
+    (tmp_path / "ruview.toml").write_text(INVENTORY.format(attic=fleets["attic"]))
     r = run_cli("discover", "--json", "--save", "--interface", "127.0.0.1", "--listen",
-                str(fleets["port"]), "--probe", "127.0.209.64/28", cwd=tmp_path)
+                str(fleets["port"]), "--probe", fleets["probe"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     rows = doc["nodes"]
@@ -116,11 +116,12 @@ def test_discover_lists_both_flavours_with_sources(fleets, tmp_path):
 
 
 def test_no_save_leaves_the_inventory_alone(fleets, tmp_path):
-    (tmp_path / "ruview.toml").write_text(INVENTORY)
+    inventory = INVENTORY.format(attic=fleets["attic"])
+    (tmp_path / "ruview.toml").write_text(inventory)
     r = run_cli("discover", "--json", "--no-save", "--interface", "127.0.0.1", "--timeout",
                 "1", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "ruview.toml").read_text() == INVENTORY
+    assert (tmp_path / "ruview.toml").read_text() == inventory
 
 
 def test_bad_arguments_are_refused_clearly(tmp_path):
@@ -134,9 +135,9 @@ def test_bad_arguments_are_refused_clearly(tmp_path):
         assert word in r.stderr and "fix:" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_stopped_node_turns_stale_in_watch_and_inventory(tmp_path):
+def test_stopped_node_turns_stale_in_watch_and_inventory(tmp_path, loopback):
     fleet = SimFleet(FleetOptions(nodes=2, flavor="ours", mdns_interface="127.0.0.1",
-                                  first_host=host(210, 10), seed=SEED + 2, pty=False,
+                                  first_host=loopback.hosts(2), seed=SEED + 2, pty=False,
                                   stream=False))
     lines: queue.Queue = queue.Queue()
     proc = None

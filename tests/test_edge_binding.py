@@ -239,23 +239,29 @@ def test_pipelines_run_in_parallel_threads():
         t.join(timeout=60)
     assert len(results) == 3 and results[0] == results[1] == results[2]
     assert results[0][:1] == expect
-    # one pipeline shared by two threads: serialised, never corrupted
+    # One pipeline shared by two threads: each call is atomic, so the shared run equals a serial
+    # run of the same frames in the order the calls got in (every call here sends one raw frame,
+    # whose seq tells that order).
     shared = _edge.EdgePipeline()
-    errors = []
+    calls: list[tuple[int, object, list]] = []
 
     def hammer():
-        try:
-            for f in frames:
-                shared.process(f.iq, f.rssi, f.channel, f.timestamp_us)
-        except Exception as exc:  # pragma: no cover - would be the failure
-            errors.append(exc)
+        for f in frames:
+            out = shared.process(f.iq, f.rssi, f.channel, f.timestamp_us)
+            (seq,) = [p.seq for p in map(decode, out) if p.kind == "csi_raw"]
+            calls.append((seq, f, out))
 
     ts = [threading.Thread(target=hammer) for _ in range(2)]
     for t in ts:
         t.start()
     for t in ts:
         t.join(timeout=60)
-    assert not errors
+    calls.sort(key=lambda c: c[0])
+    seqs = [c[0] for c in calls]
+    assert seqs == list(range(seqs[0], seqs[0] + 2 * len(frames)))  # no call lost or doubled
+    serial = _edge.EdgePipeline()
+    assert [serial.process(f.iq, f.rssi, f.channel, f.timestamp_us) for _, f, _ in calls] == \
+        [out for _, _, out in calls]
 
 
 def test_a_person_who_walks_in_is_present_with_a_plausible_breathing_rate():

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import need_system
+
 REPO = Path(__file__).resolve().parent.parent
 SRC = REPO / "firmware" / "test"
 BUILD = SRC / "build-host"
@@ -27,11 +29,11 @@ def _run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess:
 
 
 def _require_tools() -> None:
-    missing = [t for t in ("cmake", "ctest") if shutil.which(t) is None]
-    if missing:
-        pytest.fail(f"{', '.join(missing)} not found: {INSTALL_HINT}")
-    if not any(Path(d, "cmocka.h").exists() for d in ("/usr/include", "/usr/local/include")):
-        pytest.fail(f"cmocka headers not found: {INSTALL_HINT}")
+    for tool in ("cmake", "ctest"):
+        need_system(tool, shutil.which(tool) is not None, "cmake")
+    need_system("cmocka (its headers)",
+                any(Path(d, "cmocka.h").exists() for d in ("/usr/include", "/usr/local/include")),
+                "libcmocka-dev")
 
 
 def _configure_and_build() -> None:

@@ -5,6 +5,10 @@ device: the partition offsets provisioning and OTA write to (PROTOCOL.md section
 settings the build must carry (CSI, rollback, flash size, version), that the build lists every
 source, the contract strings of the HTTP status and mDNS advert, and the post-OTA self-test
 decision, compiled from its real C source with the host compiler.
+
+The `test_source_*` tests are string checks over source and build files (regular expressions,
+substrings): they catch a renamed key or a dropped setting, not behaviour. Behaviour is tested
+where code runs: the self-test decision here, the C core under tests/test_firmware_host.py.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import need_system
 
 ROOT = Path(__file__).resolve().parent.parent
 FW = ROOT / "firmware"
@@ -81,7 +87,7 @@ def test_partition_check_rejects_overlap_and_missing_table(tmp_path):
 
 # ---- build settings ----------------------------------------------------------------------
 
-def test_version_comes_from_version_txt():
+def test_source_version_comes_from_version_txt():
     version = (FW / "version.txt").read_text().strip()
     assert version == "0.7.0"
     cmake = (FW / "CMakeLists.txt").read_text()
@@ -90,7 +96,7 @@ def test_version_comes_from_version_txt():
     assert cmake.index("PROJECT_VER") < cmake.index("project(")   # must be set before project()
 
 
-def test_sdkconfig_defaults_carry_the_required_settings():
+def test_source_sdkconfig_defaults_carry_the_required_settings():
     cfg = sdkconfig(FW / "sdkconfig.defaults")
     assert cfg["CONFIG_IDF_TARGET"] == '"esp32s3"'
     assert cfg["CONFIG_ESPTOOLPY_FLASHSIZE_8MB"] == "y"
@@ -115,7 +121,7 @@ def test_4mb_variant_uses_the_4mb_table():
     assert table == "partitions_4mb.csv" and (FW / table).is_file()
 
 
-def test_main_component_builds_every_source_it_holds():
+def test_source_main_component_builds_every_source_it_holds():
     cmake = (MAIN / "CMakeLists.txt").read_text()
     listed = set(re.findall(r'"([\w.]+\.c)"', cmake))
     present = {p.name for p in MAIN.glob("*.c")}
@@ -123,7 +129,7 @@ def test_main_component_builds_every_source_it_holds():
     assert re.search(r"REQUIRES[\s\S]*\bruview_edge\b", cmake)
 
 
-def test_kconfig_and_component_manifest():
+def test_source_kconfig_and_component_manifest():
     kconfig = (MAIN / "Kconfig.projbuild").read_text()
     m = re.search(r"config RUVIEW_HTTP_PORT[\s\S]*?default (\d+)", kconfig)
     assert m and m.group(1) == "8032"
@@ -142,7 +148,7 @@ STATUS_FIELDS = {  # PROTOCOL.md section 4: RuView 0.6.x fields + ours
 }
 
 
-def test_ota_status_reports_every_protocol_field():
+def test_source_ota_status_names_every_protocol_field():
     src = (MAIN / "http_ota.c").read_text()
     body = src[src.index("static esp_err_t status_get"):src.index("/* ---- POST /ota")]
     keys = set(re.findall(r'\\"(\w+)\\":', body))
@@ -158,7 +164,7 @@ UPLOAD_REFUSALS = {  # (HTTP status, JSON "code") as firmware/README.md document
 }
 
 
-def test_ota_upload_answers_with_the_documented_statuses():
+def test_source_ota_upload_names_the_documented_statuses():
     src = (MAIN / "http_ota.c").read_text()
     upload = src[src.index("/* ---- POST /ota"):]
     pairs = set(re.findall(r'refuse\(r, "([^"]+)", "(\w+)"', upload))
@@ -170,7 +176,7 @@ def test_ota_upload_answers_with_the_documented_statuses():
         assert f"`{code}`" in readme and status.split()[0] in readme
 
 
-def test_mdns_advert_has_the_protocol_txt_keys():
+def test_source_mdns_advert_names_the_protocol_txt_keys():
     src = (MAIN / "mdns_adv.c").read_text()
     keys = set(re.findall(r'\{\s*"(\w+)",', src))
     assert keys == {"node_id", "mac", "chip", "version", "edge_tier", "ota", "api", "name"}
@@ -205,7 +211,7 @@ int main(int argc, char **argv) {
 @pytest.fixture(scope="module")
 def selftest_bin(tmp_path_factory):
     cc = shutil.which("gcc") or shutil.which("cc") or shutil.which("clang")
-    assert cc, "no C compiler: apt-get install gcc"
+    need_system("a C compiler (gcc)", cc is not None, "build-essential")
     d = tmp_path_factory.mktemp("selftest")
     (d / "driver.c").write_text(SELFTEST_DRIVER)
     exe = d / "selftest"
@@ -277,7 +283,7 @@ int main(void) {
 
 def test_every_core_nvs_key_is_loaded_into_a_matching_field(tmp_path):
     cc = shutil.which("gcc") or shutil.which("cc") or shutil.which("clang")
-    assert cc, "no C compiler: apt-get install gcc"
+    need_system("a C compiler (gcc)", cc is not None, "build-essential")
     core = FW / "components" / "ruview_edge"
     (tmp_path / "driver.c").write_text(FIELDS_DRIVER)
     exe = tmp_path / "fields"

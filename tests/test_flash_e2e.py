@@ -50,8 +50,8 @@ def make_build(root: Path, version="0.8.0", chip="esp32s3", extra: dict | None =
 
 
 @pytest.fixture
-def node():
-    fl = SimFleet(FleetOptions(nodes=1, psk=PSK, first_host=0xB900 + os.getpid() % 200,
+def node(loopback):
+    fl = SimFleet(FleetOptions(nodes=1, psk=PSK, first_host=loopback.hosts(1),
                                stream=False, pty=False, mdns_interface="127.0.0.1"))
     fl.start()
     yield fl, fl.nodes[0], fl.describe(0)["serial_url"]
@@ -121,14 +121,25 @@ def test_nvs_image_in_build_is_not_written_without_erase_config(node, tmp_path):
     assert nvs_bytes(n) == before
 
 
-def test_not_a_build_dir_and_wrong_chip_are_usage_errors(tmp_path):
-    r = run(str(tmp_path), "--port", "socket://127.0.0.1:9")
+def test_not_a_build_dir_and_wrong_chip_are_usage_errors(tmp_path, loopback):
+    nowhere = f"socket://{loopback.addr()}:9"
+    r = run(str(tmp_path), "--port", nowhere)
     assert r.returncode == 2 and "no flasher_args.json" in r.stderr
-    r = run(str(make_build(tmp_path / "c3", chip="esp32c3")), "--port", "socket://127.0.0.1:9")
+    r = run(str(make_build(tmp_path / "c3", chip="esp32c3")), "--port", nowhere)
     assert r.returncode == 2 and "the build is for esp32c3" in r.stderr
 
 
-def test_unreachable_port_is_a_clear_error(tmp_path):
-    r = run(str(make_build(tmp_path)), "--port", "socket://127.0.0.1:9")
+def test_unreachable_port_is_a_clear_error(tmp_path, loopback):
+    r = run(str(make_build(tmp_path)), "--port", f"socket://{loopback.addr()}:9")
     assert r.returncode == 1 and "cannot talk to the chip" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_flash_takes_baud_and_no_stub_like_provision(node, tmp_path):
+    fl, n, url = node
+    r = run(str(make_build(tmp_path)), "--port", url, "--baud", "115200", "--no-stub", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["verified"] is True
+    assert n.wait_for(lambda x: x.state == "running" and x.version == "0.8.0", 10)
+    r = run(str(tmp_path), "--port", url, "--baud", "300")
+    assert r.returncode == 2 and "--baud" in r.stderr

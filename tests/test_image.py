@@ -135,3 +135,20 @@ def test_mutated_images_never_crash_the_inspector(image, pos, value, cut):
         inspect_image(bad)
     except ImageError as exc:
         assert exc.message
+
+
+def test_image_info_on_a_build_directory_names_the_image_inside(tmp_path):
+    from typer.testing import CliRunner
+
+    from ruview_cli.cli.app import app
+
+    (tmp_path / "project_description.json").write_text('{"app_bin": "ruview.bin"}')
+    (tmp_path / "ruview.bin").write_bytes(build_app_image("0.7.1"))
+    (tmp_path / "bootloader").mkdir()
+    r = CliRunner().invoke(app, ["image", "info", str(tmp_path)])
+    assert r.exit_code == 2
+    assert "is a directory" in r.output and str(tmp_path / "ruview.bin") in r.output
+    r = CliRunner().invoke(app, ["image", "info", str(tmp_path / "bootloader")])
+    assert r.exit_code == 2 and "holds no .bin file" in r.output
+    r = CliRunner().invoke(app, ["image", "info", str(tmp_path / "ruview.bin"), "--json"])
+    assert r.exit_code == 0 and '"version":"0.7.1"' in r.output

@@ -6,7 +6,6 @@ this process on their own 127.0.x.y addresses with real HTTP servers, A/B slots 
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import shutil
@@ -19,16 +18,14 @@ from ruview_cli.sim.fleet import SimFleet, FleetOptions
 
 PSK = "e2e-ota-key-0123456789"
 RUVIEW = shutil.which("ruview")
-# Our own address block (127.0.176.0+), away from other tests' fleets.
-_hosts = itertools.count(0xB000 + (os.getpid() % 16) * 256, 16)
 
 
 @pytest.fixture
-def fleet():
+def fleet(loopback):
     fleets = []
 
     def make(nodes=1, flavor="ours", psk=PSK, **faults):
-        fl = SimFleet(FleetOptions(nodes=nodes, flavor=flavor, psk=psk, first_host=next(_hosts),
+        fl = SimFleet(FleetOptions(nodes=nodes, flavor=flavor, psk=psk, first_host=loopback.hosts(nodes),
                                    mdns_interface="127.0.0.1", stream=False, pty=False,
                                    selftest_delay_s=0.2))
         fleets.append(fl)
@@ -146,7 +143,7 @@ def test_missing_key_on_our_side_fails_before_upload(fleet, env, image):
 
 
 @pytest.mark.parametrize("kind", ["other_chip", "corrupt", "truncated"])
-def test_bad_image_refused_before_any_network_io(env, image, tmp_path, kind):
+def test_bad_image_refused_before_any_network_io(env, image, tmp_path, kind, loopback):
     if kind == "other_chip":
         path = image("0.7.1", chip_id=5)
         expect = "ESP32-C3"
@@ -160,8 +157,8 @@ def test_bad_image_refused_before_any_network_io(env, image, tmp_path, kind):
             expect = "truncated"
         path = str(tmp_path / f"{kind}.bin")
         open(path, "wb").write(bytes(data))
-    # Port 9 on 127.0.0.1 has no listener: any network attempt would say "unreachable".
-    r, doc = ota(env, path, "127.0.0.1:9")
+    # A fresh address has no listener: any network attempt would say "unreachable".
+    r, doc = ota(env, path, f"{loopback.addr()}:9")
     assert r.returncode == 1 and doc is None
     assert expect in r.stderr and "unreachable" not in r.stderr
 
@@ -296,6 +293,6 @@ def test_unknown_target_and_no_targets_are_usage_errors(env, image):
     assert r.returncode == 2 and "no nodes given" in r.stderr
 
 
-def test_unreachable_node(env, image):
-    r, doc = ota(env, image("0.7.1"), "127.0.0.1:9")
+def test_unreachable_node(env, image, loopback):
+    r, doc = ota(env, image("0.7.1"), f"{loopback.addr()}:9")
     assert r.returncode == 1 and doc["nodes"][0]["outcome"] == "unreachable"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ruview_cli.errors import RuviewError
-from ruview_cli.sim.partitions import (
+from ruview_cli.partitions import (
     APP,
     LAYOUT_4MB,
     LAYOUT_8MB,

@@ -18,8 +18,8 @@ from ruview_cli.telemetry.pcap import (LINKTYPE_LINUX_SLL2, PcapWriter, ReadStat
 TSHARK = shutil.which("tshark")
 TEXT2PCAP = shutil.which("text2pcap")
 DUMPCAP = shutil.which("dumpcap")
-needs_tshark = pytest.mark.skipif(TSHARK is None, reason="tshark is not installed (apt-get install tshark)")
-needs_text2pcap = pytest.mark.skipif(TEXT2PCAP is None, reason="text2pcap is not installed (apt-get install tshark)")
+needs_tshark = pytest.mark.needs_system("tshark", "tshark")
+needs_text2pcap = pytest.mark.needs_system("text2pcap", "tshark")
 
 DATAGRAMS = [
     (b"\x01\x00\x11\xc5" + bytes(range(144)), ("192.168.4.21", 40001), 1764158400.000001),
@@ -147,7 +147,7 @@ def test_reads_linux_cooked_v2_and_skips_what_is_not_udp_ipv4(tmp_path):
     assert stats.records == 3 and stats.skipped == {"not UDP": 1, "not IPv4": 1}
 
 
-@pytest.mark.skipif(DUMPCAP is None, reason="dumpcap is not installed (apt-get install tshark)")
+@pytest.mark.needs_system("dumpcap", "tshark")
 def test_reads_a_real_loopback_capture_from_dumpcap(tmp_path):
     """A real capture on lo (Ethernet link type, pcapng) of datagrams we send ourselves."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx:

@@ -34,8 +34,8 @@ def _free_udp_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def fleet():
-    fl = SimFleet(FleetOptions(nodes=6, first_host=95 * 256 + 10, mdns_interface="127.0.0.1",
+def fleet(loopback):
+    fl = SimFleet(FleetOptions(nodes=6, first_host=loopback.hosts(6), mdns_interface="127.0.0.1",
                                target=("127.0.0.1", _free_udp_port()), seed=8, stream=False))
     fl.start()
     yield fl
@@ -306,9 +306,9 @@ def test_several_ports_in_parallel_and_partial_failure(fleet, env):
         assert flash_config(fleet, i)[0].edge_tier == 1
 
 
-def test_wait_sees_the_node_come_up_with_its_new_node_id(env):
+def test_wait_sees_the_node_come_up_with_its_new_node_id(env, loopback):
     port = _free_udp_port()
-    with SimFleet(FleetOptions(nodes=1, first_host=95 * 256 + 40, mdns_interface="127.0.0.1",
+    with SimFleet(FleetOptions(nodes=1, first_host=loopback.hosts(1), mdns_interface="127.0.0.1",
                                target=("127.0.0.1", port), seed=9, stream=True)) as fl:
         fl.start()
         r = ruview(env, "provision", "--port", fl.describe(0)["serial_url"], "--yes", "--json",

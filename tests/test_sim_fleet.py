@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+from conftest import read_json_line
 from ruview_cli.config.nvs import NvsValue, build_nvs, read_nvs
 from ruview_cli.protocol import decode
 from ruview_cli.sim.fleet import FleetOptions, SimFleet
@@ -56,18 +57,20 @@ def listener():
     sock.close()
 
 
-def test_fleet_nodes_stream_with_their_own_identity(listener):
+def test_fleet_nodes_stream_with_their_own_identity(listener, loopback):
     port = listener.getsockname()[1]
+    first = loopback.hosts(3)
+    ips = [loopback.ip(first + i) for i in range(3)]
     with SimFleet(FleetOptions(nodes=3, target=("127.0.0.1", port), mdns_interface="127.0.0.1",
-                               first_host=120, pty=False)) as fleet:
+                               first_host=first, pty=False)) as fleet:
         infos = fleet.start()
         assert [i["node_id"] for i in infos] == [1, 2, 3]
         assert len({i["mac"] for i in infos}) == 3
-        assert [i["ip"] for i in infos] == ["127.0.0.120", "127.0.0.121", "127.0.0.122"]
+        assert [i["ip"] for i in infos] == ips
 
         def all_sent_vitals(packets):
             return {(ip, p.node_id) for ip, p in packets if p.kind == "vitals"} >= {
-                ("127.0.0.120", 1), ("127.0.0.121", 2), ("127.0.0.122", 3)}
+                (ips[0], 1), (ips[1], 2), (ips[2], 3)}
 
         packets = _collect(listener, all_sent_vitals)
         assert all_sent_vitals(packets), "every node streams vitals from its own address"
@@ -77,11 +80,11 @@ def test_fleet_nodes_stream_with_their_own_identity(listener):
 
 
 @pytest.mark.parametrize("wire", ["socket", "pty"])
-def test_esptool_writes_nvs_and_the_reset_applies_it(listener, wire):
+def test_esptool_writes_nvs_and_the_reset_applies_it(listener, wire, loopback):
     """esptool write-flash of a new NVS image, then its reset: the node streams per the new
     values (node_id 42, tier 0 = raw frames only)."""
     port = listener.getsockname()[1]
-    host = 130 if wire == "socket" else 140
+    host = loopback.hosts(1)
     with SimFleet(FleetOptions(nodes=1, target=("127.0.0.1", port), mdns_interface="127.0.0.1",
                                first_host=host, pty=(wire == "pty"))) as fleet:
         info = fleet.start()[0]
@@ -119,19 +122,20 @@ def test_esptool_writes_nvs_and_the_reset_applies_it(listener, wire):
         assert all(not p.keyframe for p in mine if p.kind == "csi_raw"), "tier 0: no keyframe flag"
 
 
-def test_sim_cli_prints_ready_nodes_and_stops_on_sigterm(listener):
+def test_sim_cli_prints_ready_nodes_and_stops_on_sigterm(listener, loopback):
     port = listener.getsockname()[1]
+    first = loopback.hosts(2)
     proc = subprocess.Popen(
-        ["ruview", "sim", "--nodes", "2", "--json", "--first-host", "150",
-         "--target", f"127.0.0.1:{port}", "--mdns-interface", "127.0.0.1", "--seed", "7"],
+        ["ruview", "sim", "--nodes", "2", "--json", "--first-host", str(first),
+         "--target", f"127.0.0.1:{port}", "--interface", "127.0.0.1", "--seed", "7"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        lines = [json.loads(proc.stdout.readline()) for _ in range(2)]
+        lines = [read_json_line(proc) for _ in range(2)]
         for rec in lines:
             for key in ("node_id", "mac", "ip", "http_port", "serial_url", "pty", "mdns_name", "flavor"):
                 assert key in rec
-        assert [r["ip"] for r in lines] == ["127.0.0.150", "127.0.0.151"]
+        assert [r["ip"] for r in lines] == [loopback.ip(first), loopback.ip(first + 1)]
         assert lines[0]["serial_url"].startswith("socket://")
         assert os.path.exists(lines[0]["pty"])
         assert lines[0]["mdns_name"].endswith("._ruview._tcp.local.")
@@ -139,7 +143,7 @@ def test_sim_cli_prints_ready_nodes_and_stops_on_sigterm(listener):
         # The nodes really are up: their HTTP status answers.
         import requests
 
-        status = requests.get(f"http://127.0.0.150:8032/ota/status", timeout=5).json()
+        status = requests.get(f"http://{loopback.ip(first)}:8032/ota/status", timeout=5).json()
         assert status["node_id"] == 1 and status["version"] == "0.7.0"
     finally:
         proc.send_signal(signal.SIGTERM)

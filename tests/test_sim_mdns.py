@@ -53,7 +53,7 @@ def nvs(node_id: int, zone: str | None = None) -> dict:
 
 
 @pytest.fixture
-def fleet():
+def fleet(loopback):
     from zeroconf import ServiceBrowser, Zeroconf
 
     adv = MdnsAdvertiser("127.0.0.1")
@@ -64,7 +64,7 @@ def fleet():
 
     def add(i: int, flavor="ours", faults=None, zone=None, version="1.0.0") -> SimNode:
         mac = bytes([0x24, 0x6F, 0x28, 0x10, 0x20 + i, 0x30 + i])
-        node = SimNode(i, f"127.0.7.{100 + i}", build_node_flash(version, nvs(i, zone)), mac,
+        node = SimNode(i, loopback.addr(), build_node_flash(version, nvs(i, zone)), mac,
                        flavor=flavor, faults=faults or NodeFaults(), advertiser=adv,
                        selftest_delay_s=0.0, ota_reboot_delay_s=0.1)
         node.boot()

@@ -33,12 +33,12 @@ def provisioned(node_id=4, edge_tier=1, psk=PSK, **extra) -> dict:
 
 
 @pytest.fixture
-def boot():
+def boot(loopback):
     nodes: list[SimNode] = []
 
     def make(flash: FlashImage, flavor="ours", mac=MAC, **kw) -> SimNode:
         n = next(_ips)
-        node = SimNode(n, f"127.0.7.{n}", flash, mac, flavor=flavor, **kw)
+        node = SimNode(n, loopback.addr(), flash, mac, flavor=flavor, **kw)
         node.boot()
         nodes.append(node)
         return node

@@ -35,13 +35,13 @@ def nvs_values(psk: str | None = PSK, **csi) -> dict:
 
 
 @pytest.fixture
-def make_node():
+def make_node(loopback):
     nodes: list[SimNode] = []
 
     def make(flavor="ours", psk=PSK, faults=None, hold=None, version="1.0.0", **csi):
         flash = build_node_flash(version, nvs_values(psk, **csi))
         n = next(_ips)
-        node = SimNode(n, f"127.0.7.{n}", flash, bytes([0x24, 0x6F, 0x28, 0x7A, 0x00, n]),
+        node = SimNode(n, loopback.addr(), flash, bytes([0x24, 0x6F, 0x28, 0x7A, 0x00, n]),
                        flavor=flavor, faults=faults or NodeFaults(), selftest_delay_s=0.0,
                        selftest_hold=hold, ota_reboot_delay_s=0.1)
         node.boot()

@@ -11,6 +11,8 @@ import signal
 import socket
 import subprocess
 
+from conftest import read_json_line
+
 
 def _free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -18,21 +20,21 @@ def _free_udp_port() -> int:
         return s.getsockname()[1]
 
 
-def test_tail_of_a_sim_node_reports_the_scenario_breathing_rate():
+def test_tail_of_a_sim_node_reports_the_scenario_breathing_rate(loopback):
     port = _free_udp_port()
     tail = subprocess.Popen(
-        ["ruview", "tail", "--json", "--bind", "127.0.0.1", "--port", str(port), "--duration", "35"],
+        ["ruview", "tail", "--json", "--bind", "127.0.0.1", "--listen", str(port), "--duration", "35"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sim = None
     try:
         # tail says when it listens (stderr event) so no datagram is lost before it binds.
         assert '"listening"' in tail.stderr.readline()
         sim = subprocess.Popen(
-            ["ruview", "sim", "--nodes", "1", "--json", "--first-host", "170",
+            ["ruview", "sim", "--nodes", "1", "--json", "--first-host", str(loopback.hosts(1)),
              "--scenario", "breathing:rate_bpm=15", "--target", f"127.0.0.1:{port}",
-             "--mdns-interface", "127.0.0.1"],
+             "--interface", "127.0.0.1"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        node = json.loads(sim.stdout.readline())
+        node = read_json_line(sim)
         out, err = tail.communicate(timeout=90)
     finally:
         if sim is not None:
@@ -42,7 +44,7 @@ def test_tail_of_a_sim_node_reports_the_scenario_breathing_rate():
             tail.kill()
     vitals = [json.loads(line) for line in out.splitlines() if '"kind":"vitals"' in line]
     assert vitals and all(v["source"].startswith(node["ip"] + ":") for v in vitals)
-    estimates = [v["breathing_bpm"] for v in vitals if v["breathing_bpm"] > 0]
+    estimates = [v["breathing_bpm"] for v in vitals if v["breathing_bpm"] is not None]
     assert len(estimates) >= 5, f"the node reported a breathing rate in {len(estimates)} of {len(vitals)} vitals packets"
     # The firmware's accuracy goal is 0.5 BPM MAE; allow 1 BPM for any single packet.
     assert all(abs(b - 15.0) <= 1.0 for b in estimates[-5:]), estimates

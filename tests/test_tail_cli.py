@@ -11,8 +11,8 @@ from ruview_cli.cli.app import app
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--port", "0"], "--port"),
-        (["--port", "70000"], "--port"),
+        (["--listen", "0"], "--listen"),
+        (["--listen", "70000"], "--listen"),
         (["--duration", "0"], "--duration must be more than 0"),
         (["--duration", "-3"], "--duration must be more than 0"),
         (["--speed", "2"], "--speed only applies to --replay"),

@@ -134,7 +134,7 @@ def sample_packets():
 def test_json_lines_carry_the_decoded_fields(run_tail):
     port = free_udp_port()
     pkts = sample_packets()
-    tail = run_tail("--json", "--bind", "127.0.0.1", "--port", str(port), "--duration", "60",
+    tail = run_tail("--json", "--bind", "127.0.0.1", "--listen", str(port), "--duration", "60",
                     "--count", str(len(pkts)))
     tail.wait_listening()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -153,13 +153,16 @@ def test_json_lines_carry_the_decoded_fields(run_tail):
     assert (raw276["n_subcarriers"], raw276["iq_len"], raw276["freq_mhz"]) == (128, 256, 5180)
     assert vit["breathing_bpm"] == 15.0 and vit["heart_bpm"] == 72.0
     assert vit["presence"] is True and vit["fall"] is True and vit["motion"] is False
-    assert feat["seq"] == 7 and feat["presence"] == 1.0
+    assert feat["seq"] == 7 and feat["presence_score"] == 1.0
     assert health["health"]["local_time_us"] == 123456789
     assert summary["reason"] == "count" and summary["emitted"] == len(pkts)
     node = summary["nodes"][0]
     assert (node["node_id"], node["address"]) == (9, "127.0.0.1")
     assert node["packets"] == {"csi_raw": 2, "features": 1, "mesh_health": 1, "vitals": 1}
     assert node["raw_frames_lost"] == 0
+
+
+from test_protocol_vectors import _JSON_NAME  # noqa: E402  wire name -> JSON name
 
 
 def _vectors():
@@ -170,7 +173,7 @@ def _vectors():
 def test_shared_vectors_decode_through_tail(run_tail):
     vectors = [json.loads(p.read_text()) for p in _vectors()]
     port = free_udp_port()
-    tail = run_tail("--json", "--bind", "127.0.0.1", "--port", str(port), "--count", str(len(vectors)))
+    tail = run_tail("--json", "--bind", "127.0.0.1", "--listen", str(port), "--count", str(len(vectors)))
     tail.wait_listening()
     for v in vectors:  # one at a time, so each line is matched to its vector
         send(port, [bytes.fromhex(v["hex"])])
@@ -181,8 +184,10 @@ def test_shared_vectors_decode_through_tail(run_tail):
             assert line["reason"], v["name"]
             continue
         for key, value in v.get("fields", {}).items():
-            if key in line:
-                assert line[key] == pytest.approx(value) if isinstance(value, float) else line[key] == value, (v["name"], key)
+            name, convert = _JSON_NAME.get((v["kind"], key), (key, None))
+            value = convert(value) if convert else value
+            if name in line:
+                assert line[name] == pytest.approx(value) if isinstance(value, float) else line[name] == value, (v["name"], key)
     rc, _, summary = tail.finish()
     assert rc == 0 and summary["emitted"] == len(vectors)
 
@@ -198,7 +203,7 @@ def test_malformed_and_unknown_are_lines_and_counts_not_crashes(run_tail):
         os.urandom(1400),
     ]
     good = sample_packets()[2].encode()
-    tail = run_tail("--json", "--bind", "127.0.0.1", "--port", str(port), "--count", str(len(bad) + 1))
+    tail = run_tail("--json", "--bind", "127.0.0.1", "--listen", str(port), "--count", str(len(bad) + 1))
     tail.wait_listening()
     send(port, bad + [good])
     lines = tail.json_lines(len(bad) + 1)
@@ -217,7 +222,7 @@ def test_malformed_and_unknown_are_lines_and_counts_not_crashes(run_tail):
 
 def test_count_stops_by_itself_and_node_filter_applies(run_tail):
     port = free_udp_port()
-    tail = run_tail("--json", "--bind", "127.0.0.1", "--port", str(port), "--node", "4", "--count", "3")
+    tail = run_tail("--json", "--bind", "127.0.0.1", "--listen", str(port), "--node", "4", "--count", "3")
     tail.wait_listening()
     frames = []
     for seq in range(3):
@@ -234,7 +239,7 @@ def test_count_stops_by_itself_and_node_filter_applies(run_tail):
 def test_sequence_gap_shows_as_loss_in_the_summary(run_tail):
     port = free_udp_port()
     seqs = [10, 11, 12, 15, 16]  # 13 and 14 never sent
-    tail = run_tail("--json", "--bind", "127.0.0.1", "--port", str(port), "--count", str(len(seqs)))
+    tail = run_tail("--json", "--bind", "127.0.0.1", "--listen", str(port), "--count", str(len(seqs)))
     tail.wait_listening()
     send(port, [RawFrame(5, 1, 64, 2412, s, -50, -90, 0, bytes(128)).encode() for s in seqs])
     rc, _, summary = tail.finish()
@@ -248,7 +253,7 @@ def test_record_then_replay_reproduces_the_lines(run_tail, tmp_path):
     port = free_udp_port()
     rec = tmp_path / "run.pcap"
     pkts = [p.encode() for p in sample_packets()] + [b"\xde\xad\xbe\xef", b"\x02\x00\x11\xc5\x09"]
-    tail = run_tail("--json", "--bind", "127.0.0.1", "--port", str(port), "--count", str(len(pkts)),
+    tail = run_tail("--json", "--bind", "127.0.0.1", "--listen", str(port), "--count", str(len(pkts)),
                     "--record", str(rec))
     tail.wait_listening()
     send(port, pkts)
@@ -270,7 +275,7 @@ def test_record_then_replay_reproduces_the_lines(run_tail, tmp_path):
 
 def test_table_mode_renders_a_row_for_the_node(run_tail):
     port = free_udp_port()
-    tail = run_tail("--bind", "127.0.0.1", "--port", str(port), "--count", "2",
+    tail = run_tail("--bind", "127.0.0.1", "--listen", str(port), "--count", "2",
                     env={"COLUMNS": "200", "LINES": "40"})
     tail.wait_listening()
     send(port, [RawFrame(12, 1, 64, 2437, 1, -44, -90, 0, bytes(128)).encode(),
@@ -289,7 +294,7 @@ def test_table_mode_renders_a_row_for_the_node(run_tail):
 @pytest.mark.parametrize("sig, reason", [(signal.SIGTERM, "terminated"), (signal.SIGINT, "interrupted")])
 def test_signal_ends_with_a_summary_and_exit_0(run_tail, sig, reason):
     port = free_udp_port()
-    tail = run_tail("--json", "--bind", "127.0.0.1", "--port", str(port))
+    tail = run_tail("--json", "--bind", "127.0.0.1", "--listen", str(port))
     status = tail.wait_listening()
     assert status["port"] == port and status["rcvbuf_bytes"] > 0
     send(port, [sample_packets()[2].encode()])
@@ -305,11 +310,11 @@ def test_port_in_use_is_a_clear_error(run_tail):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
         holder.bind(("127.0.0.1", 0))
         port = holder.getsockname()[1]
-        tail = run_tail("--json", "--bind", "127.0.0.1", "--port", str(port), "--duration", "5")
+        tail = run_tail("--json", "--bind", "127.0.0.1", "--listen", str(port), "--duration", "5")
         rc, _, _ = tail.finish()
     err = "".join(tail.err_lines)
     assert rc == 1
-    assert f"port {port} is in use by another process: stop it or use --port" in err
+    assert f"port {port} is in use by another process: stop it or use --listen PORT" in err
     assert "Traceback" not in err
 
 
@@ -336,7 +341,7 @@ def test_closed_output_pipe_ends_cleanly():
     """`ruview tail --json | head -1`: the reader goes away; tail stops without a traceback."""
     port = free_udp_port()
     r, w = os.pipe()
-    proc = subprocess.Popen([RUVIEW, "tail", "--json", "--bind", "127.0.0.1", "--port", str(port)],
+    proc = subprocess.Popen([RUVIEW, "tail", "--json", "--bind", "127.0.0.1", "--listen", str(port)],
                             stdout=w, stderr=subprocess.PIPE, text=True)
     os.close(w)
     err_lines: list[str] = []
@@ -390,7 +395,7 @@ def test_recording_to_a_full_disk_is_a_clear_error(run_tail):
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full on this system")
     port = free_udp_port()
-    tail = run_tail("--json", "--bind", "127.0.0.1", "--port", str(port), "--count", "1",
+    tail = run_tail("--json", "--bind", "127.0.0.1", "--listen", str(port), "--count", "1",
                     "--record", "/dev/full")
     tail.wait_listening()
     send(port, [RawFrame(5, 1, 64, 2412, 0, -50, -90, 0, bytes(128)).encode()])
@@ -412,7 +417,7 @@ def test_compressed_frames_are_decoded_and_not_counted_as_loss(run_tail):
     pkts.append(RawFrame(6, 1, 64, 2437, 54, -40, -92, 1, key).encode())
     pkts.append(RawFrame(6, 1, 64, 2437, 55, -40, -92, 1, key).encode())  # confirms 54's window
     port = free_udp_port()
-    tail = run_tail("--json", "--bind", "127.0.0.1", "--port", str(port), "--count", str(len(pkts)))
+    tail = run_tail("--json", "--bind", "127.0.0.1", "--listen", str(port), "--count", str(len(pkts)))
     tail.wait_listening()
     send(port, pkts)
     rc, lines, summary = tail.finish()
@@ -441,9 +446,81 @@ def test_replay_of_an_ordinary_capture_keeps_only_the_chosen_port(run_tail, tmp_
         subprocess.run(["text2pcap", "-q", "-t", "%s.", "-e", "0x800", "-4", "10.0.0.7,10.0.0.1",
                         "-u", f"4000,{dport}", str(dump), str(out)], check=True, timeout=TIMEOUT)
     subprocess.run(["mergecap", "-w", str(cap), str(cap_a), str(cap_b)], check=True, timeout=TIMEOUT)
-    tail = run_tail("--replay", str(cap), "--port", "5005", "--speed", "0", "--json")
+    tail = run_tail("--replay", str(cap), "--listen", "5005", "--speed", "0", "--json")
     rc, lines_out, summary = tail.finish()
     assert rc == 0, "".join(tail.err_lines)
     assert [ln["kind"] for ln in lines_out] == ["vitals", "unknown", "vitals"]
     assert {ln["source"] for ln in lines_out} == {"10.0.0.7:4000"}
     assert summary["replay"]["udp"] == 6  # three to port 5005, three to port 53 (skipped)
+
+
+def test_piped_table_keeps_every_column_at_80_columns(run_tail):
+    """stdout is a pipe: one full-width table at the end, nothing cut, and a hint on stderr."""
+    port = free_udp_port()
+    tail = run_tail("--bind", "127.0.0.1", "--listen", str(port), "--count", "2",
+                    env={"COLUMNS": "80"})
+    tail.wait_listening()
+    send(port, [RawFrame(12, 1, 64, 2437, 1, -44, -90, 0, bytes(128)).encode(),
+                Vitals(12, 0x01, 15.0, 72.0, -45, 2, 0.5, 0.75, 1).encode()])
+    rc, _, _ = tail.finish()
+    assert rc == 0, "".join(tail.err_lines)
+    lines = "".join(tail.out_lines).splitlines()
+    header = next(line for line in lines if line.startswith("node"))
+    assert re.split(r"\s{2,}", header.strip())[-4:] == ["RSSI", "frames", "loss", "last seen"]
+    row = re.split(r"\s{2,}", next(line for line in lines if line.startswith("  12") or line.startswith("12")).strip())
+    assert row[:4] == ["12", "127.0.0.1", "15.0", "72.0"]
+    assert row[8] == "-45 dBm" and row[9].endswith("/s") and row[10] == "0.0%" and row[11]
+    assert len(header) > 80  # wider than the terminal: a pipe gets it whole
+    assert "--json" in "".join(tail.err_lines)  # the hint names the line-per-packet form
+
+
+def test_no_estimate_is_null_and_kind_filters(run_tail):
+    port = free_udp_port()
+    tail = run_tail("--json", "--bind", "127.0.0.1", "--listen", str(port), "--kind", "vitals",
+                    "--kind", "features", "--count", "2")
+    tail.wait_listening()
+    send(port, [RawFrame(5, 1, 64, 2437, 1, -44, -90, 0, bytes(128)).encode(),
+                Vitals(5, 0x01, 0.0, 0.0, -45, 1, 0.5, 0.75, 1).encode(),
+                FeatureVector(5, 1, 1000, 1.0, 0.5, 0.5, 0.6, 0.25, 0.25, 0.0, 0.58).encode()])
+    vit, feat = tail.json_lines(2)
+    rc, rest, summary = tail.finish()
+    assert rc == 0 and rest == []
+    assert (vit["kind"], vit["breathing_bpm"], vit["heart_bpm"]) == ("vitals", None, None)
+    assert feat["kind"] == "features" and feat["breathing_bpm"] == 15.0 and feat["heart_bpm"] == 72.0
+    assert summary["datagrams"] == 3 and summary["emitted"] == 2  # the raw frame: counted, not shown
+
+
+def test_node_by_inventory_name(run_tail, tmp_path):
+    inv = tmp_path / "ruview.toml"
+    inv.write_text('[nodes."34:85:18:00:00:07"]\nname = "kitchen"\nnode_id = 7\n')
+    port = free_udp_port()
+    tail = run_tail("--json", "--bind", "127.0.0.1", "--listen", str(port), "--node", "kitchen",
+                    "--count", "1", env={"RUVIEW_INVENTORY": str(inv)})
+    tail.wait_listening()
+    send(port, [Vitals(6, 1, 15.0, 72.0, -45, 1, 0.5, 0.75, 1).encode(),
+                Vitals(7, 1, 16.0, 70.0, -45, 1, 0.5, 0.75, 1).encode()])
+    (line,) = tail.json_lines(1)
+    assert (line["node_id"], line["breathing_bpm"]) == (7, 16.0)
+    assert tail.finish()[0] == 0
+    r = subprocess.run([RUVIEW, "tail", "--node", "garage"], capture_output=True, text=True,
+                       env={**os.environ, "RUVIEW_INVENTORY": str(inv)})
+    assert r.returncode == 2 and "garage" in r.stderr and "ruview nodes list" in r.stderr
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_nothing_arrived_says_so_and_what_to_check(as_json):
+    port = free_udp_port()
+    args = [RUVIEW, "tail", "--bind", "127.0.0.1", "--listen", str(port), "--duration", "0.5"]
+    r = subprocess.run(args + (["--json"] if as_json else []), capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 0
+    assert "nothing arrived" in r.stderr and f"--target-port {port}" in r.stderr
+    assert "ruview doctor" in r.stderr
+
+
+def test_old_port_flag_still_works_with_a_note():
+    port = free_udp_port()
+    r = subprocess.run([RUVIEW, "tail", "--json", "--bind", "127.0.0.1", "--port", str(port),
+                        "--duration", "0.3"], capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 0
+    assert "--port is deprecated" in r.stderr and "--listen" in r.stderr
+    assert json.loads(r.stderr.splitlines()[1])["port"] == port

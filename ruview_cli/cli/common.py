@@ -29,6 +29,19 @@ def emit_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
+def deprecated_alias(old_flag: str, old_value: Any, new_flag: str, new_value: Any) -> Any:
+    """An old option spelling, kept for one release: its value, with a note on stderr."""
+    if old_value is None:
+        return new_value
+    if new_value is not None:
+        from ruview_cli.errors import UsageError
+
+        raise UsageError(f"{old_flag} and {new_flag} are the same option here", f"give only {new_flag}")
+    sys.stderr.write(f"ruview: note: {old_flag} is deprecated here and will be removed in the next "
+                     f"release; use {new_flag}\n")
+    return old_value
+
+
 def report_errors(func: F) -> F:
     """Turn RuviewError (and Ctrl-C) into a clear message and the documented exit code."""
 
@@ -50,4 +63,4 @@ def report_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-__all__ = ["console", "emit_json", "report_errors", "EXIT_FAILED"]
+__all__ = ["console", "deprecated_alias", "emit_json", "report_errors", "EXIT_FAILED"]

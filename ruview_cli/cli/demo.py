@@ -11,11 +11,7 @@ ORDER = 1
 
 HELP = """Try everything on this machine, no hardware needed (about 30 seconds).
 
-Starts three emulated ESP32-S3 nodes on loopback addresses, finds them over mDNS, provisions one
-over its serial port with esptool (only the keys named change; the rest is kept and read back),
-pushes a firmware update to another over the air and proves the new version booted, then shows
-the live vitals of all three for about 15 seconds and prints a summary. It writes nothing outside
-a temporary directory.
+Starts three emulated ESP32-S3 nodes on loopback addresses, finds them over mDNS, provisions one over its serial port with esptool (only the keys named change; the rest is kept and read back), pushes a firmware update to another over the air and proves the new version booted, then shows the live vitals of all three for about 15 seconds and prints a summary. It writes nothing outside a temporary directory.
 
 [b]Examples[/b]
 
@@ -56,7 +52,7 @@ def demo(
             return
         from rich.live import Live
 
-        from ruview_cli.telemetry.table import live_table
+        from ruview_cli.cli._tail_table import live_table
 
         table = live_table(session.state, time.time(), title="ruview demo · live vitals")
         if live is None:

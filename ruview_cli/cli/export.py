@@ -14,7 +14,7 @@ ORDER = 42
 
 _HELP = """Write one row per vitals packet of a recording to a CSV or Parquet file.
 
-RECORDING is a pcap/pcapng capture (`ruview tail --record`, tcpdump, tshark) or a RuView .csi.jsonl file. Columns: time (unix s), source, node_id, breathing_bpm, heart_bpm, breathing_conf, heart_conf, presence, presence_score, motion, motion_energy, fall, n_persons, rssi_dbm. An estimate the node did not make (BPM 0 on the wire) is an empty cell (Parquet: null), never 0. Parquet needs pyarrow (pip install 'ruview[parquet]').
+RECORDING is a pcap/pcapng capture (`ruview tail --record`, tcpdump, tshark) or a RuView .csi.jsonl file. Columns: time (unix s), source, node_id, breathing_bpm, heart_bpm, breathing_conf, heart_conf, presence, presence_score, motion, motion_energy, fall, n_persons, rssi_dbm. An estimate the node did not make (BPM 0 on the wire) is an empty cell (Parquet: null), never 0. Parquet needs pyarrow (pip install 'ruview\\[parquet]').
 
 [b]Examples[/b]
 

@@ -47,6 +47,10 @@ def flash(
     build_dir: str = typer.Argument(..., metavar="BUILD_DIR", help="ESP-IDF build directory."),
     port: Optional[str] = typer.Option(None, "--port", "-p", metavar="PORT",
                                        help="Serial port or socket://host:port."),
+    baud: Optional[int] = typer.Option(None, "--baud", metavar="N", min=9600,
+                                       help="Baud rate after connecting [default: 460800]."),
+    no_stub: bool = typer.Option(False, "--no-stub", help="Talk to the ROM loader only "
+                                 "(slower; for boards where the flasher stub fails)."),
     erase_config: bool = typer.Option(False, "--erase-config",
                                       help="Also erase NVS (WiFi, node id, OTA key)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object with the result."),
@@ -83,7 +87,7 @@ def flash(
 
     try:
         result = flash_build(port, build, erase_config=erase_config, on_file=on_file,
-                             on_progress=on_progress)
+                             on_progress=on_progress, baud=baud, stub=not no_stub)
     finally:
         if bars is not None:
             bars.stop()

@@ -42,6 +42,8 @@ def info(
     from ruview_cli.ota.image import inspect_image
 
     path = Path(file)
+    if path.is_dir():
+        raise UsageError(f"{file} is a directory, not an application image", _image_in(path))
     if not path.is_file():
         raise UsageError(f"no such file: {file}", "pass build/<project>.bin from `idf.py build`")
     data = path.read_bytes()
@@ -64,3 +66,19 @@ def info(
             ("sha256", img.sha256), ("secure version", str(img.secure_version))]
     for k, v in rows:
         out.print(f"[bold]{k + ':':<18}[/]{safe(v)}", soft_wrap=True)
+
+
+def _image_in(build_dir: Path) -> str:
+    """The fix for `image info DIR`: the app image an ESP-IDF build directory holds, if any."""
+    import json
+
+    try:
+        app_bin = json.loads((build_dir / "project_description.json").read_text()).get("app_bin")
+    except (OSError, ValueError, AttributeError):
+        app_bin = None
+    if app_bin and (build_dir / app_bin).is_file():
+        return f"pass the application image it holds: `ruview image info {build_dir / app_bin}`"
+    bins = sorted(p.name for p in build_dir.glob("*.bin"))
+    if bins:
+        return f"pass one of its .bin files ({', '.join(bins[:5])}), the application image"
+    return "pass build/<project>.bin from `idf.py build` (the directory holds no .bin file)"

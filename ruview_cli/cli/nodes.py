@@ -6,15 +6,15 @@ from typing import Optional
 
 import typer
 
-from ruview_cli.cli.common import console, emit_json, report_errors
+from ruview_cli.cli.common import console, deprecated_alias, emit_json, report_errors
 from ruview_cli.cli._text import safe
 from ruview_cli.errors import RuviewError, UsageError
 
 ORDER = 12
 
-_HELP = """The fleet inventory (ruview.toml): nodes by MAC with a name, group and notes.
+_HELP = """The fleet inventory (ruview.toml): nodes by MAC with a name, group and notes. `ruview nodes` alone lists them.
 
-The file is ./ruview.toml when it exists, else RUVIEW_INVENTORY, else the user config directory (`ruview nodes path` prints it). `ruview discover` fills it; names and groups set here are what later commands accept: `ruview status kitchen`, `ruview ota fw.bin --group lab`.
+The file is RUVIEW_INVENTORY when that is set, else ./ruview.toml when it exists, else ruview.toml in the user config directory (`ruview nodes path` prints it). `ruview discover` fills it; names and groups set here are what later commands accept: `ruview status kitchen`, `ruview ota fw.bin --group lab`.
 
 [b]Examples[/b]
 
@@ -29,7 +29,8 @@ The file is ./ruview.toml when it exists, else RUVIEW_INVENTORY, else the user c
 
 
 def register(app: typer.Typer) -> None:
-    sub = typer.Typer(help=_HELP, no_args_is_help=True, rich_markup_mode="rich")
+    sub = typer.Typer(help=_HELP, rich_markup_mode="rich")
+    sub.callback(invoke_without_command=True)(_bare)
     sub.command("list", help="List the inventory. --json: {\"inventory\": PATH, \"nodes\": [...]} "
                              "with the keys of the file (mac, name, node_id, ip, http_port, "
                              "serial_port, chip, version, edge_tier, group, notes, last_seen, "
@@ -41,6 +42,12 @@ def register(app: typer.Typer) -> None:
     sub.command("remove", help="Forget a node (by name, MAC or address).")(nodes_remove)
     sub.command("path", help="Print where the inventory and secrets files are.")(nodes_path)
     app.add_typer(sub, name="nodes", help="The fleet inventory: list, add, remove, set.")
+
+
+def _bare(ctx: typer.Context) -> None:
+    """`ruview nodes` alone lists the inventory."""
+    if ctx.invoked_subcommand is None:
+        nodes_list(group=None, as_json=False)
 
 
 def _load():
@@ -88,11 +95,15 @@ def nodes_add(
     notes: Optional[str] = typer.Option(None, "--notes"),
     ip: Optional[str] = typer.Option(None, "--ip", metavar="ADDR", help="Its address (with a MAC)."),
     mac: Optional[str] = typer.Option(None, "--mac", help="Its MAC (with an address)."),
-    port: Optional[int] = typer.Option(None, "--port", min=1, max=65535,
-                                       help="HTTP control port [default: 8032]."),
+    http_port: Optional[int] = typer.Option(None, "--http-port", min=1, max=65535, metavar="PORT",
+                                            help="HTTP control port [default: 8032]."),
+    old_port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, hidden=True,
+                                           help="Deprecated spelling of --http-port."),
     as_json: bool = typer.Option(False, "--json", help="Print the stored entry as JSON."),
 ) -> None:
     from ruview_cli.inventory import _is_mac, normalize_mac, split_host_port
+
+    port = deprecated_alias("--port", old_port, "--http-port", http_port)
 
     inv = _load()
     fields = {"name": name, "group": group, "notes": notes}
@@ -139,8 +150,12 @@ def nodes_set(
     group: Optional[str] = typer.Option(None, "--group", metavar="G"),
     notes: Optional[str] = typer.Option(None, "--notes"),
     ip: Optional[str] = typer.Option(None, "--ip", metavar="ADDR"),
-    port: Optional[int] = typer.Option(None, "--port", min=1, max=65535),
+    http_port: Optional[int] = typer.Option(None, "--http-port", min=1, max=65535, metavar="PORT",
+                                            help="HTTP control port."),
+    old_port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, hidden=True,
+                                           help="Deprecated spelling of --http-port."),
 ) -> None:
+    port = deprecated_alias("--port", old_port, "--http-port", http_port)
     inv = _load()
     entry = inv.find(ref)
     if entry is None:
@@ -148,7 +163,7 @@ def nodes_set(
                          "`ruview nodes list` shows the names, MACs and addresses it knows")
     values = {"name": name, "group": group, "notes": notes, "ip": ip}
     if all(v is None for v in values.values()) and port is None:
-        raise UsageError("nothing to set", "give --name, --group, --notes, --ip or --port")
+        raise UsageError("nothing to set", "give --name, --group, --notes, --ip or --http-port")
     cleared = [k for k, v in values.items() if v == ""]
     if cleared:
         inv.unset(entry.mac, *cleared)

@@ -15,7 +15,7 @@ ORDER = 43
 
 _HELP = """Plot breathing, heart rate, presence, motion and falls over time, one panel per node.
 
-INPUT is a recording (pcap/pcapng from `ruview tail --record`, a RuView .csi.jsonl) or a file from `ruview export` / `tail --csv` (.csv, .parquet). With -o: a PNG, SVG or HTML file (matplotlib; HTML is one self-contained page). Without -o: a plot in the terminal (uniplot). Needs pip install 'ruview[plot]'.
+INPUT is a recording (pcap/pcapng from `ruview tail --record`, a RuView .csi.jsonl) or a file from `ruview export` / `tail --csv` (.csv, .parquet). With -o: a PNG, SVG or HTML file (matplotlib; HTML is one self-contained page). Without -o: a plot in the terminal (uniplot). Needs pip install 'ruview\\[plot]'.
 
 [b]Examples[/b]
 

@@ -11,14 +11,20 @@ ORDER = 34
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Configuration presets for `ruview provision --profile`.",
-                        no_args_is_help=True)
+    group = typer.Typer(help="Configuration presets for `ruview provision --profile`. "
+                             "`ruview profiles` alone lists them.")
+    group.callback(invoke_without_command=True)(_bare)
     group.command("list", help="List the built-in profiles.\n\nWith --json: [{name, description, "
                   "config}] (config in human units).\n\n[b]Example[/b]\n\n  ruview profiles list")(list_cmd)
     group.command("show", help="Show one profile: its values and what they mean.\n\nNAME is a "
                   "built-in profile or a path to a .toml file (validated the same way).\n\nWith --json: "
                   "{name, description, path, config}.\n\n[b]Example[/b]\n\n  ruview profiles show vitals")(show_cmd)
     app.add_typer(group, name="profiles")
+
+
+def _bare(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand is None:
+        list_cmd(as_json=False)
 
 
 @report_errors

@@ -12,10 +12,7 @@ ORDER = 80
 
 HELP = """Run emulated ESP32-S3 nodes on this machine, until Ctrl-C.
 
-Each node gets its own loopback address (127.0.0.2, .3, ...) with the HTTP control/OTA server
-on port 8032, a ROM serial loader that the real esptool talks to (socket:// URL and a pty), an
-mDNS advert (_ruview._tcp; not for --flavor ruview-0.6) and UDP telemetry computed by the
-firmware's own DSP core from a synthetic CSI scenario.
+Each node gets its own loopback address (127.0.0.2, .3, ...) with the HTTP control/OTA server on port 8032, a ROM serial loader that the real esptool talks to (socket:// URL and a pty), an mDNS advert (_ruview._tcp; not for --flavor ruview-0.6) and UDP telemetry computed by the firmware's own DSP core from a synthetic CSI scenario.
 
 [b]Examples[/b]
 
@@ -24,8 +21,7 @@ firmware's own DSP core from a synthetic CSI scenario.
   ruview sim --nodes 2 --flavor ruview-0.6 --psk $(openssl rand -hex 32)
   ruview sim --nodes 1 --fault selftest-fail --fault udp-loss=5 --json
 
-[b]--json[/b] prints one object per node as soon as it is ready, with the keys index, node_id,
-mac, ip, http_port, serial_url, pty, mdns_name, flavor, version, state, ota_psk (bool), target.
+[b]--json[/b] prints one object per node as soon as it is ready, with the keys index, node_id, mac, ip, http_port, serial_url, pty, mdns_name, flavor, version, state, ota_psk (bool), target.
 """
 
 
@@ -71,9 +67,12 @@ def sim(
         None, envvar="RUVIEW_SIM_PSK", help="Provision this OTA key on every node (default: none, like real boards)."
     ),
     factory: bool = typer.Option(False, help="Start with blank NVS, like boards fresh out of the box."),
-    mdns_interface: Optional[str] = typer.Option(
-        None, envvar="RUVIEW_MDNS_INTERFACE", help="Interface address for mDNS (e.g. 127.0.0.1)."
+    interface: Optional[str] = typer.Option(
+        None, "--interface", envvar="RUVIEW_MDNS_INTERFACE", metavar="ADDR",
+        help="Interface address for mDNS (e.g. 127.0.0.1).",
     ),
+    old_interface: Optional[str] = typer.Option(None, "--mdns-interface", hidden=True,
+                                                help="Deprecated spelling of --interface."),
     first_host: int = typer.Option(2, help="Host number of the first node in 127.0.0.0/8: 2 is 127.0.0.2, 65538 is 127.1.0.2."),
     seed: int = typer.Option(0, help="Seed for MACs and scenarios (reproducible fleets)."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per node per line."),
@@ -81,11 +80,13 @@ def sim(
     import signal
     import threading
 
+    from ruview_cli.cli.common import deprecated_alias
     from ruview_cli.errors import UsageError
     from ruview_cli.sim.faults import NodeFaults, parse_fault
     from ruview_cli.sim.fleet import FleetOptions, SimFleet
     from ruview_cli.sim.scenarios import parse_scenario
 
+    mdns_interface = deprecated_alias("--mdns-interface", old_interface, "--interface", interface)
     faults = NodeFaults()
     for spec in fault or []:
         parse_fault(spec, faults)

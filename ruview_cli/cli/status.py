@@ -14,7 +14,7 @@ ORDER = 20
 
 _HELP = """Ask each node which firmware it runs: version, running slot, OTA state, rollback, uptime, edge tier.
 
-TARGETS are inventory names, MACs, hosts or host:port (port 8032 by default); --group G and --all take nodes from the inventory. Unreachable nodes are listed as such. Exit 0 when every node answered, 3 when some did not, 1 when none did.
+TARGETS are inventory names, MACs, hosts or host:port (port 8032 by default); --group G and --all take nodes from the inventory; no TARGETS means --all. Unreachable nodes are listed as such. Exit 0 when every node answered, 3 when some did not, 1 when none did.
 
 With --json: {"nodes": [...]} where each entry has target, host, port, name, mac, ok, error (null when ok), and when ok: flavor, version, running_partition, next_partition, ota_state, rollback, uptime_s, edge_tier, node_id, chip, max_size, reset_reason.
 
@@ -44,12 +44,15 @@ def status_cmd(
     from ruview_cli.inventory import Inventory
     from ruview_cli.nodeapi import get_status
 
-    if not targets and group is None and not all_:
-        raise UsageError("no nodes given", "name nodes (`ruview status kitchen 192.168.1.40`), "
-                                           "or use --group G or --all")
     if not 0 < timeout <= 60:
         raise UsageError(f"--timeout {timeout:g} out of range", "give 0.1 to 60 seconds")
     inv = Inventory.load()
+    if not targets and group is None and not all_:
+        if not inv.nodes():  # bare `ruview status` means the whole fleet
+            raise UsageError(f"no nodes given, and the inventory {inv.path} is empty",
+                             "name nodes (`ruview status 192.168.1.40`), or fill the inventory "
+                             "with `ruview discover` first")
+        all_ = True
     resolved = inv.resolve(list(targets or []), group=group, all_=all_)
 
     def one(t):

@@ -160,17 +160,21 @@ def _safe_ifaces():
         return []
 
 
-def check_udp_5005(port: int = TELEMETRY_PORT) -> Check:
-    addrs = [ip for _n, ip, f in _safe_ifaces()
-             if not f & IFF_LOOPBACK and not ip.startswith("127.")]
-    if not addrs:
-        return Check("udp_5005", SKIP, "no non-loopback address to test through",
-                     "connect to a network and run `ruview doctor` again")
-    addr = addrs[0]
+def check_udp_5005(port: int = TELEMETRY_PORT, addr: str | None = None, bind: str = "") -> Check:
+    """Send one datagram to `addr`:`port` and receive it on `bind`:`port`, as node telemetry
+    would arrive. `addr` defaults to this machine's first non-loopback address (what the nodes
+    send to); tests pass a loopback address so nothing leaves 127.0.0.0/8."""
+    if addr is None:
+        addrs = [ip for _n, ip, f in _safe_ifaces()
+                 if not f & IFF_LOOPBACK and not ip.startswith("127.")]
+        if not addrs:
+            return Check("udp_5005", SKIP, "no non-loopback address to test through",
+                         "connect to a network and run `ruview doctor` again")
+        addr = addrs[0]
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         try:
-            rx.bind(("", port))
+            rx.bind((bind, port))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 return Check("udp_5005", SKIP,
@@ -264,11 +268,12 @@ CHECKS = (check_mdns_port, check_multicast_interface, check_docker, check_udp_50
           check_serial, check_serial_hijackers, check_libraries)
 
 
-def run_checks() -> list[Check]:
+def run_checks(udp_addr: str | None = None, udp_port: int = TELEMETRY_PORT) -> list[Check]:
+    """Every check; `udp_addr`/`udp_port`: where check_udp_5005 sends (default: see there)."""
     out = []
     for fn in CHECKS:
         try:
-            out.append(fn())
+            out.append(check_udp_5005(udp_port, udp_addr) if fn is check_udp_5005 else fn())
         except Exception as exc:  # a broken check is reported, never a traceback
             out.append(Check(fn.__name__.removeprefix("check_"), FAIL,
                              f"the check itself failed: {exc}", "report this as a ruview bug"))

@@ -122,7 +122,7 @@ def _nvs_range(files: list[FlashFile]) -> tuple[int, int]:
     table = next((f for f in files if f.role == "partition-table"), None)
     if table is not None:
         try:
-            from ruview_cli.sim.partitions import parse_table
+            from ruview_cli.partitions import parse_table
 
             for part in parse_table(table.data):
                 if part.name == "nvs":
@@ -172,8 +172,12 @@ def _make_logger(on_progress, on_text):
 def flash_build(port: str, build: BuildFlash, erase_config: bool = False,
                 on_file: Callable[[FlashFile], None] | None = None,
                 on_progress: Callable[[int, int], None] | None = None,
-                on_text: Callable[[str], None] | None = None) -> dict:
-    """Write and verify the build over `port`; reset the chip into the new firmware."""
+                on_text: Callable[[str], None] | None = None, baud: int | None = None,
+                stub: bool = True) -> dict:
+    """Write and verify the build over `port`; reset the chip into the new firmware.
+
+    `stub=False` talks to the ROM loader only; `baud` is the rate to switch to after connecting
+    (default FLASH_BAUD). An emulated node (socket://) has neither a stub nor a baud rate."""
     from esptool.cmds import attach_flash, detect_chip, reset_chip, run_stub, verify_flash, \
         write_flash
     from esptool.util import FatalError
@@ -197,9 +201,10 @@ def flash_build(port: str, build: BuildFlash, erase_config: bool = False,
             raise RuviewError(f"the chip on {port} is an {esp.CHIP_NAME}, the build is for "
                               "ESP32-S3", "connect the ESP32-S3 node, or build for this chip")
         if not sim:
-            esp = run_stub(esp)
+            if stub:
+                esp = run_stub(esp)
             try:
-                esp.change_baud(FLASH_BAUD)
+                esp.change_baud(baud or FLASH_BAUD)
             except Exception:  # keep the initial baud rate
                 pass
         attach_flash(esp)

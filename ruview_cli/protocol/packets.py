@@ -45,6 +45,21 @@ def _conf(flags: int, bpm: float, pct: int) -> Optional[float]:
     return pct / 100 if flags & M.VITALS_CONFIDENCE and bpm else None
 
 
+def _rate(bpm: float) -> Optional[float]:
+    """A rate in BPM for JSON: 0.0 on the wire means "no estimate yet", which is null."""
+    return bpm if bpm and bpm - bpm == 0 else None
+
+
+def _scaled(x: float, scale: float, offset: float = 0.0) -> float:
+    """An f32 wire value scaled back to its unit, to the 3 decimals an f32 of it carries."""
+    y = x * scale + offset
+    return round(y, 3) if y - y == 0 else y
+
+
+def _count(x: float) -> Optional[int]:
+    return round(x) if x - x == 0 else None
+
+
 def channel_from_freq(freq_mhz: int) -> Optional[int]:
     """WiFi channel of a centre frequency in MHz (inverse of PROTOCOL.md §1.1), None if not one."""
     if freq_mhz == 2484:
@@ -160,7 +175,7 @@ class Vitals(_VitalFlags):
         f = self.flags
         return {"kind": "vitals", "node_id": self.node_id, "flags": f,
                 "presence": bool(f & 1), "fall": bool(f & 2), "motion": bool(f & 4),
-                "breathing_bpm": self.breathing_bpm or None, "heart_bpm": self.heart_bpm or None,
+                "breathing_bpm": _rate(self.breathing_bpm), "heart_bpm": _rate(self.heart_bpm),
                 "breathing_conf": self.breathing_conf, "heart_conf": self.heart_conf,
                 "rssi_dbm": self.rssi_dbm, "n_persons": self.n_persons,
                 "motion_energy": _num(self.motion_energy),
@@ -190,11 +205,13 @@ class FeatureVector:
                              self.phase_variance, self.persons, self.fall, self.rssi)
 
     def to_json(self) -> dict:
+        # JSON names and units as in the other kinds (the wire carries these scaled to [0, 1]).
         return {"kind": "features", "node_id": self.node_id, "seq": self.seq,
-                "timestamp_us": self.timestamp_us, "presence": _num(self.presence),
-                "motion": _num(self.motion), "breathing": _num(self.breathing),
-                "heart": _num(self.heart), "phase_variance": _num(self.phase_variance),
-                "persons": _num(self.persons), "fall": _num(self.fall), "rssi": _num(self.rssi)}
+                "timestamp_us": self.timestamp_us, "presence_score": _num(self.presence),
+                "motion_score": _num(self.motion), "breathing_bpm": _rate(_scaled(self.breathing, 30)),
+                "heart_bpm": _rate(_scaled(self.heart, 120)), "phase_variance": _num(self.phase_variance),
+                "n_persons": _count(self.persons * 4), "fall": self.fall >= 0.5,
+                "rssi_dbm": _num(_scaled(self.rssi, 100, -100))}
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,14 +252,15 @@ class FusedVitals(_VitalFlags):
         f = self.flags
         return {"kind": "fused_vitals", "node_id": self.node_id, "flags": f,
                 "presence": bool(f & 1), "fall": bool(f & 2), "motion": bool(f & 4),
-                "breathing_bpm": self.breathing_bpm, "heart_bpm": self.heart_bpm,
+                "breathing_bpm": _rate(self.breathing_bpm), "heart_bpm": _rate(self.heart_bpm),
                 "rssi_dbm": self.rssi_dbm, "n_persons": self.n_persons,
                 "motion_energy": _num(self.motion_energy),
                 "presence_score": _num(self.presence_score), "timestamp_ms": self.timestamp_ms,
                 "mmwave_presence": bool(f & 8), "mmwave_type": self.mmwave_type,
                 "fusion_confidence": self.fusion_confidence,
-                "mmwave_hr_bpm": _num(self.mmwave_hr_bpm),
-                "mmwave_br_bpm": _num(self.mmwave_br_bpm), "distance_cm": _num(self.distance_cm),
+                "mmwave_heart_bpm": _rate(self.mmwave_hr_bpm),
+                "mmwave_breathing_bpm": _rate(self.mmwave_br_bpm),
+                "distance_cm": _num(self.distance_cm),
                 "targets": self.targets, "mmwave_confidence": self.mmwave_confidence}
 
 
@@ -318,11 +336,12 @@ class FeatureState:
 
     def to_json(self) -> dict:
         return {"kind": "feature_state", "node_id": self.node_id, "mode": self.mode,
-                "seq": self.seq, "timestamp_us": self.timestamp_us, "motion": _num(self.motion),
-                "presence": _num(self.presence), "respiration_bpm": _num(self.respiration_bpm),
-                "respiration_conf": _num(self.respiration_conf),
-                "heartbeat_bpm": _num(self.heartbeat_bpm),
-                "heartbeat_conf": _num(self.heartbeat_conf), "anomaly": _num(self.anomaly),
+                "seq": self.seq, "timestamp_us": self.timestamp_us,
+                "motion_score": _num(self.motion), "presence_score": _num(self.presence),
+                "breathing_bpm": _rate(self.respiration_bpm),
+                "breathing_conf": _num(self.respiration_conf),
+                "heart_bpm": _rate(self.heartbeat_bpm),
+                "heart_conf": _num(self.heartbeat_conf), "anomaly": _num(self.anomaly),
                 "env_shift": _num(self.env_shift), "node_coherence": _num(self.node_coherence),
                 "quality_flags": self.quality_flags}
 

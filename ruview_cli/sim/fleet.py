@@ -21,8 +21,9 @@ from typing import Any, Callable
 
 from ruview_cli.errors import UsageError
 from ruview_cli.sim.faults import NodeFaults
+from ruview_cli.versions import firmware_version
 
-FACTORY_VERSION = "0.7.0"
+FACTORY_VERSION = firmware_version()  # the emulated nodes run the firmware this tree builds
 FACTORY_VERSION_06 = "0.6.5"
 SIM_SSID = "ruview-sim"
 # Espressif's OUI: the sim's MACs look like the boards' (and never collide with each other).

@@ -350,8 +350,8 @@ def start_http(node: "SimNode", ip: str, port: int) -> NodeHttpServer:
         server = NodeHttpServer(node, ip, port)
     except OSError as exc:
         raise RuviewError(f"node {node.index}: cannot listen on {ip}:{port}: {exc.strerror}",
-                          "another process (or sim) uses this address; stop it or pick "
-                          "another --http-port") from None
+                          "another process (or sim) uses this address; stop it, or give this "
+                          "fleet other addresses with `ruview sim --first-host N`") from None
     server.start()
     return server
 

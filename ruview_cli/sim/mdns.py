@@ -74,7 +74,7 @@ def _acquire(interface: str):
 
                 raise RuviewError(
                     f"cannot open mDNS sockets on {interface}: {exc}",
-                    f"pick an address of this machine with --mdns-interface or {ENV_INTERFACE}",
+                    f"pick an address of this machine with --interface or {ENV_INTERFACE}",
                 ) from None
             slot = _shared[interface] = [zc, 0]
         slot[1] += 1

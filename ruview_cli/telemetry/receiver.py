@@ -10,6 +10,7 @@ in batches, otherwise within IDLE_COALESCE_S (2 ms) of arriving.
 from __future__ import annotations
 
 import errno
+import logging
 import selectors
 import socket
 import sys
@@ -17,6 +18,8 @@ import time
 from typing import Callable, Optional
 
 from ruview_cli.errors import RuviewError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 5005
 # Ask for a large kernel buffer so bursts survive a slow terminal: as root SO_RCVBUFFORCE gets
@@ -56,21 +59,22 @@ def open_socket(bind: str = "0.0.0.0", port: int = DEFAULT_PORT, rcvbuf: int = W
         sock.close()
         if exc.errno == errno.EADDRINUSE:
             raise RuviewError(
-                f"port {port} is in use by another process: stop it or use --port",
+                f"port {port} is in use by another process: stop it or use --listen PORT",
                 f"find it with `ss -ulpn 'sport = :{port}'`",
             ) from None
         if exc.errno == errno.EACCES:
             raise RuviewError(
                 f"permission denied binding UDP port {port}",
-                "use a port above 1023 (--port) or run with the needed privilege",
+                "use a port above 1023 (--listen PORT) or run with the needed privilege",
             ) from None
         if exc.errno in (errno.EADDRNOTAVAIL, errno.EINVAL) or isinstance(exc, socket.gaierror):
             raise RuviewError(
                 f"cannot listen on {bind}: no interface of this machine has that address",
                 "use --bind 0.0.0.0 (all interfaces) or one of this machine's addresses",
             ) from None
-        raise RuviewError(f"cannot listen on {bind}:{port}: {exc.strerror or exc}", "check --bind and --port") from None
+        raise RuviewError(f"cannot listen on {bind}:{port}: {exc.strerror or exc}", "check --bind and --listen") from None
     sock.setblocking(False)
+    log.debug("listening on udp %s:%d, receive buffer %d bytes", bind, port, rcvbuf_size(sock))
     return sock
 
 

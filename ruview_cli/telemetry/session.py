@@ -25,6 +25,7 @@ class TailSession:
         self,
         *,
         nodes: Optional[Iterable[int]] = None,
+        kinds: Optional[Iterable[str]] = None,
         count: Optional[int] = None,
         sink: Optional[JsonLinesSink] = None,
         recorder: Optional[PcapWriter] = None,
@@ -36,6 +37,7 @@ class TailSession:
         self.sink = sink
         self.recorder = recorder
         self.nodes = frozenset(nodes) if nodes else None
+        self.kinds = frozenset(kinds) if kinds else None
         self.count = count
         self.on_tick = on_tick
         self.stop = StopFlag()
@@ -50,12 +52,13 @@ class TailSession:
         decode = self._decode
         update = self.state.update
         nodes = self.nodes
+        kinds = self.kinds
         write = self.sink.make_writer() if self.sink is not None else None
         record = self.recorder.write if self.recorder is not None else None
         limit = self.count or 0
         emitted = 0
 
-        if record is None and nodes is None and write is not None:
+        if record is None and nodes is None and kinds is None and write is not None:
             def consume(data: bytes, addr: tuple, t: float) -> bool:  # --json, the common case
                 nonlocal emitted
                 pkt = decode(data)
@@ -77,6 +80,8 @@ class TailSession:
                     update(pkt, addr, t)
                 return False
             update(pkt, addr, t)
+            if kinds is not None and pkt.kind not in kinds:
+                return False  # counted in the table and summary, not shown
             if write is not None:
                 write(pkt, addr, t)
             emitted += 1
@@ -197,7 +202,7 @@ class TailSession:
         reason      why the run ended: "duration", "count", "interrupted" (Ctrl-C),
                     "terminated" (SIGTERM), "output closed", "end of recording"
         started, ended, elapsed_s   unix seconds; cpu_s: CPU seconds of the process
-        emitted     packets that passed --node (= JSON lines in --json mode)
+        emitted     packets that passed --node and --kind (= JSON lines in --json mode)
         datagrams, malformed, unknown, malformed_by_kind {packet_kind: n}
         nodes       one object per (address, node_id), the busiest 256: node_id, address,
                     packets {kind: n}, frame_rate_hz, raw_frames_lost, loss_pct (null before

@@ -1,4 +1,5 @@
-"""The live table of `ruview tail` and its closing summary, as rich renderables.
+"""The live table of `ruview tail` and its closing summary, as rich renderables (or, for a
+pipe or file, plain rows that are never cut).
 
 Built from FleetState on demand (at most 4 times a second), never per packet. With thousands of
 nodes only as many rows as fit the terminal are drawn; the caption says how many are hidden.
@@ -107,6 +108,16 @@ def live_table(state: FleetState, now: float, *, title: str = "", max_rows: Opti
         caption = "waiting for telemetry… · " + caption
     out.append("\n" + caption, style="dim")
     return out
+
+
+def full_table(state: FleetState, now: float) -> str:
+    """Every node, every column, as wide as its widest cell: for a pipe or file, nothing cut."""
+    nodes = sorted(state.nodes.values(), key=lambda n: (n.node_id, n.ip))
+    rows = [[h for h, _, _ in _COLUMNS]] + [_row_cells(n, now) for n in nodes]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(_COLUMNS))]
+    return "\n".join(
+        _GAP.join(c.rjust(w) if right else c.ljust(w) for c, w, (_, _, right) in zip(r, widths, _COLUMNS)).rstrip()
+        for r in rows)
 
 
 def rows_that_fit(height: int) -> int:
