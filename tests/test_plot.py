@@ -121,7 +121,7 @@ def test_live_table_shows_the_last_minute_of_breathing(loopback):
     from ruview_cli.plot.sparkline import BLOCKS, Trend
     from ruview_cli.protocol import Vitals
     from ruview_cli.telemetry.state import FleetState
-    from ruview_cli.telemetry.table import live_table
+    from ruview_cli.cli._tail_table import live_table
 
     state, trend = FleetState(), Trend(window_s=60.0, width=12)
     addr = (loopback.addr(), 40000)

@@ -36,8 +36,8 @@ _COLUMNS = (
     ("node", 4, True), ("address", 15, False), ("breathing", 9, True), ("heart", 6, True),
     ("presence", 9, False), ("motion", 9, False), ("persons", 7, True), ("fall", 4, False),
     ("RSSI", 8, True), ("frames", 8, True), ("loss", 6, True), ("last seen", 14, False),
-    ("breathing, last min", 19, False),
 )
+_TREND = ("breathing, last min", 19, False)  # live table only: a sparkline needs a history
 _GAP = "  "
 _FALL_COL = 7
 
@@ -47,7 +47,7 @@ def _cell(text: str, width: int, right: bool) -> str:
     return text.rjust(width) if right else text.ljust(width)
 
 
-def _row_cells(node: NodeState, now: float, trend: str = "") -> list[str]:
+def _row_cells(node: NodeState, now: float) -> list[str]:
     v = node.vitals
     if v is not None:
         breathing, heart = _bpm(v.breathing_bpm), _bpm(v.heart_bpm)
@@ -63,7 +63,7 @@ def _row_cells(node: NodeState, now: float, trend: str = "") -> list[str]:
     if node.stale(now):
         seen = f"STALE {seen}"
     return [str(node.node_id), node.ip, breathing, heart, presence, motion, persons, fall, rssi,
-            f"{node.frame_rate(now):.1f}/s", "—" if loss is None else f"{loss:.1f}%", seen, trend]
+            f"{node.frame_rate(now):.1f}/s", "—" if loss is None else f"{loss:.1f}%", seen]
 
 
 def live_table(state: FleetState, now: float, *, title: str = "", max_rows: Optional[int] = None,
@@ -77,18 +77,19 @@ def live_table(state: FleetState, now: float, *, title: str = "", max_rows: Opti
     out = Text(no_wrap=True, overflow="crop")
     if title:
         out.append(title + "\n", style="bold")
-    out.append(_GAP.join(_cell(h, w, r) for h, w, r in _COLUMNS), style="bold")
+    columns = _COLUMNS + ((_TREND,) if trend is not None else ())
+    out.append(_GAP.join(_cell(h, w, r) for h, w, r in columns), style="bold")
     # Falls first: with more nodes than rows, a fall must never be below the fold.
     nodes = sorted(state.nodes.values(), key=lambda n: (not n.fall_shown(now), n.node_id, n.ip))
     shown = nodes if max_rows is None else nodes[: max(1, max_rows)]
     for node in shown:
-        spark = ""
+        row = _row_cells(node, now)
         if trend is not None:
             key = (node.ip, node.node_id)
             v = node.vitals
             trend.observe(key, v, (v.breathing_bpm or None) if v is not None else None, now)
-            spark = trend.render(key, now)
-        cells = [_cell(c, w, r) for c, (_, w, r) in zip(_row_cells(node, now, spark), _COLUMNS)]
+            row.append(trend.render(key, now))
+        cells = [_cell(c, w, r) for c, (_, w, r) in zip(row, columns)]
         stale = node.stale(now)
         out.append("\n")
         if cells[_FALL_COL].strip() == "FALL":
