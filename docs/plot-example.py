@@ -2,7 +2,7 @@
 
 Node 1: an empty room for 60 s, then a person standing still who falls at 150 s and lies there.
 Node 2: another room, empty for 40 s, then a person standing still. Both through the firmware
-core exactly as emulated nodes stream them (ruview_cli.tune.emulated).
+core exactly as emulated nodes stream them (ruview_cli.sim.recording).
 """
 
 import subprocess
@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ruview_cli.tune.emulated import room_frames, write_recording
+from ruview_cli.sim.recording import room_frames, write_recording
 
 with tempfile.TemporaryDirectory() as tmp:
     pcap = Path(tmp) / "two-rooms.pcap"

@@ -26,7 +26,7 @@ FALL_S = 150.0
 def recording(tmp_path_factory):
     """Emulated: node 1 empty 60 s, then a person who falls at 150 s; node 2 empty 40 s, then a
     person standing; 200 s, through the firmware core as the nodes would send it."""
-    from ruview_cli.tune.emulated import room_frames, write_recording
+    from ruview_cli.sim.recording import room_frames, write_recording
 
     path = tmp_path_factory.mktemp("plot") / "room.pcap"
     write_recording(path, {1: room_frames(7, 60, FALL_S, 200), 2: room_frames(8, 40, None, 200)}, t0=T0)

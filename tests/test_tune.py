@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from ruview_cli.cli.app import app
 from ruview_cli.config.profiles import load_profile
-from ruview_cli.tune.emulated import room_frames, write_recording
+from ruview_cli.sim.recording import room_frames, write_recording
 
 EMPTY_S, FALL_S, END_S = 60.0, 150.0, 200.0
 REAL = Path("/work/shared/data/ruview-esp32s3-2node-120s.csi.jsonl")
