@@ -4,7 +4,6 @@ node over socket:// with esptool's real code; the node boots the new app, NVS su
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path

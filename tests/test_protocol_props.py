@@ -168,6 +168,21 @@ def test_raw_frame_size_rules():
         assert (pkt.kind, pkt.packet_kind, pkt.node_id) == ("malformed", "csi_raw", 1)
 
 
+def test_raw_frames_up_to_the_firmware_buffer_are_valid():
+    # RuView 0.6.5 serializes up to 2,048 I/Q bytes with n_antennas = 1 (1,024 subcarriers)
+    for n_ant, n_sc in ((1, 257), (1, 512), (1, 1024), (2, 512), (4, 256)):
+        iq = random.Random(n_sc).randbytes(2 * n_sc * n_ant)
+        frame = RawFrame(3, n_ant, n_sc, 2437, 9, -41, -92, 0, iq)
+        pkt = _decode(frame.encode())
+        assert pkt.kind == "csi_raw", (n_ant, n_sc, getattr(pkt, "reason", ""))
+        assert pkt.iq == frame.iq and pkt.n_subcarriers == n_sc
+    for n_ant, n_sc in ((1, 1025), (2, 513), (4, 257)):   # beyond 2,048 I/Q bytes
+        data = RawFrame(3, n_ant, n_sc, 2437, 9, -41, -92, 0, bytes(2 * n_sc * n_ant)).encode()
+        pkt = _decode(data)
+        assert (pkt.kind, pkt.packet_kind) == ("malformed", "csi_raw")
+        assert "2048" in pkt.reason
+
+
 def test_0xc5110004_disambiguation():
     eight = WasmEvents(1, 2, tuple((i, 0.5) for i in range(8))).encode()
     assert len(eight) == 48 and _decode(eight).kind == "wasm_events"

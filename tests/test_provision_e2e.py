@@ -15,6 +15,8 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -27,16 +29,10 @@ RUVIEW = shutil.which("ruview")
 NVS = (0x9000, 0x6000)
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def fleet(loopback):
     fl = SimFleet(FleetOptions(nodes=6, first_host=loopback.hosts(6), mdns_interface="127.0.0.1",
-                               target=("127.0.0.1", _free_udp_port()), seed=8, stream=False))
+                               target=(loopback.addr(), 5005), seed=8, stream=False))
     fl.start()
     yield fl
     fl.stop()
@@ -68,10 +64,25 @@ def http_status(fleet, i) -> dict:
         return json.loads(r.read())
 
 
-def test_second_provision_keeps_every_earlier_key_and_node_runs_new_values(fleet, env, tmp_path):
+def answers_status(fleet, i, timeout=15.0) -> dict | None:
+    """The node's /ota/status once it answers (it may still be booting), else None."""
+    node = fleet.nodes[i]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            url = f"http://{node.ip}:{node.http_port}/ota/status"
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return json.loads(r.read())
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    return None
+
+
+def test_second_provision_keeps_every_earlier_key_and_node_runs_new_values(fleet, env, tmp_path,
+                                                                        loopback):
     d = fleet.describe(0)
     first = ruview(env, "provision", "--port", d["serial_url"], "--yes", "--json",
-                   "--ssid", "lab-net", "--password", "pw-123456", "--target-ip", "127.0.0.1",
+                   "--ssid", "lab-net", "--password", "pw-123456", "--target-ip", loopback.addr(),
                    "--target-port", "5999", "--node-id", "21", "--edge-tier", "1",
                    "--fall-thresh", "6.5", "--pres-thresh", "0.05")
     assert first.returncode == 0, first.output
@@ -236,6 +247,21 @@ def test_link_drop_recovered_by_esptool_retry_still_verifies(fleet, env):
     assert warnings == [] and cfg.node_id == 33 and cfg.ota_psk == "q" * 64
 
 
+def write_generated_nvs(port: str, rows: list[str], tmp_path) -> None:
+    """Make an NVS image from CSV rows with Espressif's generator CLI (as RuView's provision.py
+    does) and write it at 0x9000 with esptool's CLI."""
+    csv = tmp_path / "nvs.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    img = tmp_path / "nvs.bin"
+    gen = subprocess.run([sys.executable, "-m", "esp_idf_nvs_partition_gen", "generate",
+                          str(csv), str(img), "0x6000"], capture_output=True, text=True, timeout=60)
+    assert gen.returncode == 0, gen.stdout + gen.stderr
+    w = subprocess.run([sys.executable, "-m", "esptool", "--port", port, "--before",
+                        "no-reset", "--after", "hard-reset", "write-flash", "0x9000", str(img)],
+                       capture_output=True, text=True, timeout=90)
+    assert w.returncode == 0, w.stdout + w.stderr
+
+
 def test_ruview_provision_py_image_is_decoded(fleet, env, tmp_path):
     # The CSV RuView's provision.py feeds to the generator (namespace csi_cfg, u8/u16/u32,
     # strings, hex2bin blobs), made into an image by the generator's CLI, written with esptool.
@@ -250,17 +276,8 @@ def test_ruview_provision_py_image_is_decoded(fleet, env, tmp_path):
         "hop_count,data,u8,3", "chan_list,data,hex2bin,01060b", "dwell_ms,data,u32,200",
         "zone_name,data,string,lobby", "swarm_hb,data,u16,30",
     ]
-    csv = tmp_path / "nvs.csv"
-    csv.write_text("\n".join(rows) + "\n")
-    img = tmp_path / "nvs.bin"
-    gen = subprocess.run([sys.executable, "-m", "esp_idf_nvs_partition_gen", "generate",
-                          str(csv), str(img), "0x6000"], capture_output=True, text=True, timeout=60)
-    assert gen.returncode == 0, gen.stdout + gen.stderr
     d = fleet.describe(4)
-    w = subprocess.run([sys.executable, "-m", "esptool", "--port", d["serial_url"], "--before",
-                        "no-reset", "--after", "no-reset", "write-flash", "0x9000", str(img)],
-                       capture_output=True, text=True, timeout=90)
-    assert w.returncode == 0, w.stdout + w.stderr
+    write_generated_nvs(d["serial_url"], rows, tmp_path)
 
     r = ruview(env, "config", "show", "--port", d["pty"], "--json")
     assert r.returncode == 0, r.output
@@ -287,11 +304,11 @@ def test_ruview_provision_py_image_is_decoded(fleet, env, tmp_path):
     assert "default" in line
 
 
-def test_several_ports_in_parallel_and_partial_failure(fleet, env):
+def test_several_ports_in_parallel_and_partial_failure(fleet, env, loopback):
     a, b = fleet.describe(5), fleet.describe(1)
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead = f"socket://127.0.0.1:{s.getsockname()[1]}"
+        s.bind((loopback.addr(), 0))
+        dead = "socket://%s:%d" % s.getsockname()
     r = ruview(env, "provision", "--port", a["serial_url"], "--port", b["pty"], "--port", dead,
                "--yes", "--json", "--edge-tier", "1")
     assert r.returncode == 3, r.output                          # partial fleet failure
@@ -307,9 +324,8 @@ def test_several_ports_in_parallel_and_partial_failure(fleet, env):
 
 
 def test_wait_sees_the_node_come_up_with_its_new_node_id(env, loopback):
-    port = _free_udp_port()
     with SimFleet(FleetOptions(nodes=1, first_host=loopback.hosts(1), mdns_interface="127.0.0.1",
-                               target=("127.0.0.1", port), seed=9, stream=True)) as fl:
+                               target=(loopback.addr(), 5005), seed=9, stream=True)) as fl:
         fl.start()
         r = ruview(env, "provision", "--port", fl.describe(0)["serial_url"], "--yes", "--json",
                    "--node-id", "55", "--wait", "--wait-timeout", "30")
@@ -331,3 +347,268 @@ def test_dry_run_writes_an_image_file_only(env, tmp_path):
                     "node_id": 4, "ota_psk": "<set>", "hop_count": 3, "chan_list": "1,6,11"}
     r = ruview(env, "provision", "--dry-run", str(out), "--set", "hop_count")
     assert r.returncode == 2 and "KEY=VALUE" in r.stderr
+
+
+def test_dry_run_never_touches_a_non_regular_path(env, tmp_path):
+    import stat
+
+    args = ("provision", "--dry-run")
+    flags = ("--ota-psk", "p" * 64, "--node-id", "5")
+    # an existing regular file (world-readable) is replaced and made 0600: it holds the key
+    old = tmp_path / "old.bin"
+    old.write_bytes(b"x" * 10)
+    old.chmod(0o644)
+    r = ruview(env, *args, str(old), *flags)
+    assert r.returncode == 0, r.output
+    assert oct(old.stat().st_mode & 0o777) == "0o600" and len(old.read_bytes()) == NVS[1]
+
+    # a device node (what /dev/null is), a FIFO, a symlink: refused, mode and target untouched
+    targets = []
+    dev = tmp_path / "null"
+    try:
+        os.mknod(dev, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        targets.append(dev)
+    except PermissionError:
+        pass
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo, 0o644)
+    link = tmp_path / "link"
+    link.symlink_to(old)
+    old.chmod(0o644)
+    targets += [fifo, link]
+    for path in targets:
+        mode = os.lstat(path).st_mode
+        r = ruview(env, *args, str(path), *flags)
+        assert r.returncode == 2, (path, r.output)
+        assert "not a regular file" in r.stderr and "--force" in r.stderr
+        assert os.lstat(path).st_mode == mode, path
+    assert oct(old.stat().st_mode & 0o777) == "0o644"
+    assert old.read_bytes() != b"" and len(old.read_bytes()) == NVS[1]
+    if dev in targets:  # --force writes to the device and still leaves its mode alone
+        mode = os.lstat(dev).st_mode
+        r = ruview(env, *args, str(dev), "--force", *flags)
+        assert r.returncode == 0, r.output
+        assert os.lstat(dev).st_mode == mode
+    r = ruview(env, *args, str(tmp_path), *flags)
+    assert r.returncode == 2 and "directory" in r.stderr
+
+
+def test_diff_shows_the_change_and_writes_nothing_anywhere(fleet, env, tmp_path):
+    d = fleet.describe(4)
+    before = fleet.nodes[4].flash.read(*NVS)
+    r = ruview(env, "provision", "--port", d["serial_url"], "--diff", "--json",
+               "--node-id", "77", "--vital-int", "1500")
+    assert r.returncode == 0, r.output
+    res = json.loads(r.stdout)["results"][0]
+    changed = {c["key"]: c["new"] for c in res["changes"]}
+    assert changed["node_id"] == 77 and changed["vital_int"] == 1500
+    assert res["written"] is False and res["diff_only"] is True
+    assert fleet.nodes[4].flash.read(*NVS) == before
+    assert not (tmp_path / "ruview.secrets.toml").exists()     # no key generated and stored
+    assert not (tmp_path / "ruview.toml").exists()             # no inventory entry
+    human = ruview(env, "provision", "--port", d["pty"], "--diff", "--node-id", "77")
+    assert human.returncode == 0 and "node_id" in human.stdout and "nothing written" in human.stdout
+    assert fleet.nodes[4].flash.read(*NVS) == before
+    assert answers_status(fleet, 4) is not None           # the node is not left in its loader
+    r = ruview(env, "provision", "--diff", "--dry-run", str(tmp_path / "x.bin"), "--node-id", "3")
+    assert r.returncode == 2
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (("--chan-list", "1,,6"), "empty item"),
+    (("--chan-list", "15"), "1..14"),
+    (("--set", "chan_list=1,99"), "1..14"),
+    (("--set", "sta.ssid=x"), "csi_cfg.ssid"),
+])
+def test_bad_channel_lists_and_foreign_namespaces_are_refused(env, tmp_path, args, fragment):
+    out = tmp_path / "nvs.bin"
+    r = ruview(env, "provision", "--dry-run", str(out), "--ota-psk", "p" * 64, *args)
+    assert r.returncode == 2, r.output
+    assert fragment in r.stderr and "fix:" in r.stderr
+    assert not out.exists()
+
+
+def _secrets_in(env, image) -> dict:
+    r = ruview(env, "config", "show", "--file", str(image), "--json", "--show-secrets")
+    assert r.returncode == 0, r.output
+    return {k["key"]: k["value"] for k in json.loads(r.stdout)["keys"] if k["secret"]}
+
+
+def test_piped_secrets_are_read_silently_one_line_each(env, tmp_path):
+    out = tmp_path / "nvs.bin"
+    r = subprocess.run([RUVIEW, "provision", "--dry-run", str(out), "--password", "-",
+                        "--ota-psk", "-", "--ssid", "lab"], input="pw from pipe\nkey-from-pipe-123\n",
+                       capture_output=True, text=True, env=env, timeout=90)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Warning" not in r.stderr and "pw from pipe" not in r.stdout + r.stderr
+    got = _secrets_in(env, out)
+    assert got["password"] == "pw from pipe" and got["ota_psk"] == "key-from-pipe-123"
+    # stdin ends before the second secret: a usage error, nothing written
+    r = subprocess.run([RUVIEW, "provision", "--dry-run", str(tmp_path / "b.bin"), "--password",
+                        "-", "--ota-psk", "-"], input="only-one\n", capture_output=True,
+                       text=True, env=env, timeout=90)
+    assert r.returncode == 2 and "--ota-psk" in r.stderr and not (tmp_path / "b.bin").exists()
+
+
+def test_a_secret_typed_on_a_terminal_is_asked_twice(env, tmp_path):
+    import fcntl
+    import pty
+    import select
+    import termios
+    import time
+
+    out = tmp_path / "nvs.bin"
+    master, slave = pty.openpty()
+    def own_terminal():  # the pty becomes the child's controlling terminal, as in a shell
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen([RUVIEW, "provision", "--dry-run", str(out), "--password", "-",
+                             "--ota-psk", "k" * 20], stdin=slave, stdout=slave, stderr=slave,
+                            env=env, close_fds=True, preexec_fn=own_terminal)
+    os.close(slave)
+    seen, everything = b"", b""
+
+    def until(text: bytes) -> None:
+        nonlocal seen, everything
+        while text not in seen:
+            ready, _, _ = select.select([master], [], [], 60)
+            assert ready, everything
+            chunk = os.read(master, 4096)
+            seen += chunk
+            everything += chunk
+        seen = seen[seen.index(text) + len(text):]
+
+    def type_hidden(text: bytes) -> None:  # once the child has switched echo off, like a user
+        deadline = time.monotonic() + 30
+        while termios.tcgetattr(master)[3] & termios.ECHO:
+            assert time.monotonic() < deadline, "the secret prompt keeps echo on"
+            time.sleep(0.01)
+        os.write(master, text)
+
+    try:
+        until(b"password:")
+        type_hidden(b"first-try\n")
+        until(b"confirmation:")                  # asked a second time
+        type_hidden(b"typo-try\n")          # mismatch: asked again from the start
+        until(b"do not match")
+        until(b"password:")
+        type_hidden(b"second-try\n")
+        until(b"confirmation:")
+        type_hidden(b"second-try\n")
+        assert proc.wait(60) == 0
+        until(b"image written")
+    finally:
+        proc.kill()
+        os.close(master)
+    assert b"try" not in everything                # never echoed
+    assert _secrets_in(env, out)["password"] == "second-try"
+
+
+def test_a_node_without_a_key_gets_its_own_not_the_fleet_key(loopback, env, tmp_path):
+    import tomllib
+
+    from ruview_cli.sim.fleet import FleetOptions, SimFleet
+
+    fleet_key = "fleet-wide-key-0123456789"
+    secrets_file = tmp_path / "ruview.secrets.toml"
+    secrets_file.write_text(f'[ota]\ndefault = "{fleet_key}"\n')
+    secrets_file.chmod(0o600)
+    with SimFleet(FleetOptions(nodes=2, first_host=loopback.hosts(2), stream=False,
+                               mdns_interface="127.0.0.1", factory=True)) as fl:
+        fl.start()
+        a, b = fl.describe(0), fl.describe(1)
+        r = ruview(env, "provision", "--port", a["serial_url"], "--yes", "--json", "--node-id", "2")
+        assert r.returncode == 0, r.output
+        res = json.loads(r.stdout)["results"][0]
+        assert res["psk_generated"] is True and res["psk_source"] == "generated"
+        doc = tomllib.loads(secrets_file.read_text())
+        own = doc["ota"]["nodes"][a["mac"]]
+        assert own != fleet_key and len(own) == 64 and doc["ota"]["default"] == fleet_key
+        cfg, _ = flash_config(fl, 0)
+        assert cfg.ota_psk == own                                  # the node holds its own key
+        assert own not in r.output
+
+        # the node loses its NVS: provisioning gives it back the key it had, not a new one
+        fl.nodes[0].flash.erase(*NVS)
+        r = ruview(env, "provision", "--port", a["pty"], "--yes", "--json", "--node-id", "2")
+        assert r.returncode == 0, r.output
+        assert json.loads(r.stdout)["results"][0]["psk_source"] == "secrets"
+        assert flash_config(fl, 0)[0].ota_psk == own
+
+        # a node provisioned elsewhere has a key we do not know: provision learns it
+        w = subprocess.run([RUVIEW, "provision", "--port", b["serial_url"], "--yes",
+                            "--ota-psk", "elsewhere-key-42"], capture_output=True, text=True,
+                           env={**env, "RUVIEW_INVENTORY": str(tmp_path / "other" / "r.toml")},
+                           timeout=90)
+        assert w.returncode == 0, w.stdout + w.stderr
+        r = ruview(env, "provision", "--port", b["serial_url"], "--yes", "--json", "--node-id", "1")
+        assert r.returncode == 0, r.output
+        assert json.loads(r.stdout)["results"][0]["psk_source"] == "node"
+        assert tomllib.loads(secrets_file.read_text())["ota"]["nodes"][b["mac"]] == "elsewhere-key-42"
+
+
+def test_config_show_says_what_a_ruview_06_node_uses(loopback, env, tmp_path):
+    from ruview_cli.sim.appimage import build_app_image
+    from ruview_cli.sim.otadata import OtaData
+
+    rows = ["key,type,encoding,value", "csi_cfg,namespace,,", "ssid,data,string,lab",
+            f"target_ip,data,string,{loopback.addr()}", "node_id,data,u8,6",
+            "fall_thresh,data,u16,0", "vital_int,data,u16,20000", "swarm_hb,data,u16,0",
+            "vital_win,data,u16,300"]
+    with SimFleet(FleetOptions(nodes=2, first_host=loopback.hosts(2), stream=False,
+                               mdns_interface="127.0.0.1", flavor="ruview-0.6")) as fl:
+        fl.start()
+        d = fl.describe(0)
+        write_generated_nvs(d["serial_url"], rows, tmp_path)
+        r = ruview(env, "config", "show", "--port", d["pty"], "--json")
+        assert r.returncode == 0, r.output
+        doc = json.loads(r.stdout)
+        assert doc["firmware"] == "ruview-0.6"
+        assert doc["app"]["project"] == "esp32-csi-node" and doc["app"]["version"].startswith("0.6")
+        keys = {k["key"]: (k["value"], k["source"]) for k in doc["keys"]}
+        # RuView 0.6.5 uses these as stored; they are not "ignored"
+        assert keys["fall_thresh"] == (0.0, "node")
+        assert keys["vital_int"] == (20000, "node")
+        assert keys["swarm_hb"] == (0, "node")
+        assert set(doc["ignored"]) == {"vital_win"}            # 0.6.5 checks 32..256 too
+        assert keys["vital_win"] == (256, "default")
+        assert keys["zone_name"] == ("default", "default")     # unset: "default"
+        # the human view says so too
+        r = ruview(env, "config", "show", "--port", d["serial_url"])
+        assert "RuView 0.6.x" in r.stdout and "esp32-csi-node" in r.stdout
+        assert "ignored by the firmware: vital_win" in r.stdout
+        assert "fall_thresh" not in " ".join(l for l in r.stdout.splitlines() if "ignored" in l)
+
+        # provisioning another key keeps what the 0.6 node uses
+        r = ruview(env, "provision", "--port", d["serial_url"], "--yes", "--json", "--node-id", "8")
+        assert r.returncode == 0, r.output
+        res = json.loads(r.stdout)["results"][0]
+        assert res["firmware"] == "ruview-0.6"
+        assert not any("fall_thresh" in w or "vital_int" in w for w in res["warnings"])
+        nvs = read_nvs(fl.nodes[0].flash.read(*NVS))["csi_cfg"]
+        assert (nvs["fall_thresh"].value, nvs["vital_int"].value, nvs["swarm_hb"].value) == (0, 20000, 0)
+        assert nvs["node_id"].value == 8
+
+        # a fresh 0.6 node: the compiled fall_thresh is 15.0, not ours (3.0)
+        r = ruview(env, "config", "show", "--port", fl.describe(1)["serial_url"], "--json")
+        keys = {k["key"]: (k["value"], k["source"]) for k in json.loads(r.stdout)["keys"]}
+        assert keys["fall_thresh"] == (15.0, "default")
+
+        # the same node after an update to our firmware in ota_1: read with our rules
+        node = fl.nodes[0]
+        ours = build_app_image("0.8.0")
+        node.flash.write(0x220000, ours)
+        OtaData(node.flash).set_boot_slot(1, 2, rollback=False)
+        r = ruview(env, "config", "show", "--port", d["serial_url"], "--json")
+        doc = json.loads(r.stdout)
+        assert doc["firmware"] == "ours" and doc["app"]["slot"] == "ota_1"
+        assert {"fall_thresh", "vital_int", "swarm_hb"} <= set(doc["ignored"])
+
+    # an image file: ours unless told
+    img = tmp_path / "nvs.bin"
+    r = ruview(env, "config", "show", "--file", str(img), "--json", "--firmware", "ruview-0.6")
+    keys = {k["key"]: (k["value"], k["source"]) for k in json.loads(r.stdout)["keys"]}
+    assert keys["fall_thresh"] == (0.0, "node")
+    r = ruview(env, "config", "show", "--file", str(img), "--json")
+    assert "fall_thresh" in json.loads(r.stdout)["ignored"]

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from ruview_cli import _edge
 from ruview_cli.config import schema
-from ruview_cli.config.nvs import build_nvs, read_nvs
+from ruview_cli.config.nvs import NvsValue, build_nvs, read_nvs
 from ruview_cli.errors import UsageError
 from ruview_cli.sim.node_config import load_node_config
 
@@ -71,7 +71,13 @@ def test_human_values_convert_to_stored_values(name, human, stored):
     ("target_ip", "192.168.1.300", "IPv4"),
     ("target_ip", "my-host", "IPv4"),
     ("chan_list", "1,2,3,4,5,6,7", "7 bytes"),
-    ("chan_list", "0", "1..177"),
+    ("chan_list", "0", "1..14"),
+    ("chan_list", "15", "2.4 GHz"),
+    ("chan_list", "1,99", "1..14"),
+    ("chan_list", "36", "1..14"),
+    ("chan_list", "1,,6", "empty item"),
+    ("chan_list", "1,6,", "empty item"),
+    ("chan_list", "", "empty item"),
     ("filter_mac", "aa:bb:cc", "3 bytes"),
     ("wasm_pubkey", "zz", "hex"),
     ("node_id", "256", "0..255"),
@@ -98,6 +104,15 @@ def test_unknown_key_suggests_the_closest():
     assert "vital_int" in exc.value.fix
     assert schema.key("--vital-int").key == "vital_int"
     assert schema.key("csi_cfg.edge_tier").key == "edge_tier"
+    assert schema.key("security.ota_psk").key == "ota_psk"
+
+
+@pytest.mark.parametrize("name", ["sta.ssid", "security.ssid", "csi_cfg.ota_psk", "wifi.ssid"])
+def test_a_namespace_prefix_must_be_the_keys_own(name):
+    with pytest.raises(UsageError) as exc:
+        schema.key(name)
+    key = name.split(".")[1]
+    assert name in exc.value.message and f"{schema.BY_NAME[key].ns}.{key}" in exc.value.fix
 
 
 # -- the schema's notion of valid = the firmware's -----------------------------------------------
@@ -180,3 +195,22 @@ def test_tdm_slot_must_fit_the_slot_count():
     assert schema.check_consistency({"tdm_slot": 2, "tdm_nodes": 3}) == []
     with pytest.raises(UsageError, match="tdm_slot 3 must be below tdm_nodes 2"):
         validate({"tdm_slot": "3", "tdm_nodes": "2"})
+
+
+def test_each_firmware_says_what_it_does_with_a_stored_value():
+    nvs = read_nvs(build_nvs({"csi_cfg": {
+        "fall_thresh": NvsValue("u16", 0), "vital_int": NvsValue("u16", 20000),
+        "swarm_hb": NvsValue("u16", 0), "vital_int_x": NvsValue("u8", 1)}}))
+    ours = schema.from_nvs(nvs, schema.FIRMWARE_OURS)
+    old = schema.from_nvs(nvs, schema.FIRMWARE_06)
+    assert set(ours.ignored) == {"fall_thresh", "vital_int", "swarm_hb"} and ours.stored == {}
+    assert old.ignored == {} and old.stored == {"fall_thresh": 0, "vital_int": 20000, "swarm_hb": 0}
+    assert "100..65535" in schema.from_nvs(read_nvs(build_nvs({"csi_cfg": {
+        "vital_int": NvsValue("u16", 50)}})), schema.FIRMWARE_06).ignored["vital_int"]
+    eff = schema.effective({}, schema.FIRMWARE_06)
+    assert eff["fall_thresh"] == 15000 and eff["zone_name"] == "default"
+    assert schema.effective({})["fall_thresh"] == 3000
+    # what provision writes (our ranges) is something RuView 0.6.x takes as well
+    for k in schema.KEYS:
+        use = k.use(schema.FIRMWARE_06)
+        assert use.min <= k.min and k.max <= use.max, k.key

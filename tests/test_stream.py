@@ -311,3 +311,42 @@ def test_two_reorders_that_balance_a_windows_count_release_nothing_wrong():
     out = feed(s, packets)
     truth = truth_by_window(sent)
     assert all(truth[r.keyframe_seq][r.iq] for r in out)
+
+
+def test_chain_frames_trailing_their_reference_by_up_to_2_s_at_50_hz_decode():
+    # the 0.6.x DSP task can lag the CSI callback: compressed frames arrive 7..100 raw frames late
+    for lag in (7, 30, 98):          # 98: arrives 99 raw frames after its reference
+        iqs = frames(lag, 160)
+        packets, truth = chain_node(iqs, gate=lambda i: False, lag=lag)
+        s = CompressedStream()
+        out = feed(s, packets, dt=0.02)                            # 50 Hz
+        n_comp = sum(p.kind == "csi_compressed" for p in packets)
+        assert s.undecodable == 0 and s.decoded == n_comp, lag
+        assert [r.iq for r in out] == [r for r in iqs[1:] if r in truth]
+
+
+def test_chain_history_stays_bounded():
+    from ruview_cli.protocol.stream import CHAIN_HISTORY
+
+    assert CHAIN_HISTORY >= 100                                   # 2 s at 50 Hz
+    iqs = frames(3, CHAIN_HISTORY + 400, length=2048)
+    s = CompressedStream()
+    for i, iq in enumerate(iqs):
+        s.on_raw(RawFrame(9, 1, 1024, 2432, i, -60, -95, 0, iq), i * 0.02)
+    assert len(s._chain) == CHAIN_HISTORY
+    assert sum(len(v) for v in s._by_iq.values()) == CHAIN_HISTORY
+    # a frame whose reference has left the history cannot be decoded (and is counted)
+    old = CompressedFrame(9, 5, 2048, rle_xor_encode(iqs[1], iqs[0]))
+    assert s.on_compressed(old, 99.0) == [] and s.undecodable == 1
+    # the newest pair still decodes
+    new = CompressedFrame(9, 5, 2048, rle_xor_encode(iqs[-1], iqs[-2]))
+    assert [r.iq for r in s.on_compressed(new, 99.0)] == [iqs[-1]]
+
+
+def test_still_scene_chain_frames_decode_to_their_own_frame_not_a_newer_look_alike():
+    a, b = frames(1, 1)[0], frames(2, 1)[0]
+    iqs = [a, a, b, b, b]          # zero differences at 1, 3 and 4 (a -> b does not compress)
+    packets, _ = chain_node(iqs, gate=lambda i: False, lag=3)
+    s = CompressedStream()
+    out = feed(s, packets)
+    assert [(r.iq, r.keyframe_seq) for r in out] == [(a, 0), (b, 2), (b, 3)]

@@ -8,7 +8,6 @@ import typer
 
 from ruview_cli.cli.common import console, emit_json, report_errors
 from ruview_cli.cli._text import safe
-from ruview_cli.errors import UsageError
 
 ORDER = 55
 
@@ -30,18 +29,6 @@ def register(app: typer.Typer) -> None:
     app.command("flash", help=_HELP)(flash)
 
 
-def _pick_port() -> str:
-    from serial.tools import list_ports
-
-    ports = [p for p in list_ports.comports() if p.vid is not None]
-    if len(ports) == 1:
-        return ports[0].device
-    names = ", ".join(p.device for p in ports) or "none found"
-    raise UsageError(f"which serial port? ({names})",
-                     "pass --port /dev/ttyACM0 (or COMx); plug in exactly one node to pick it "
-                     "automatically")
-
-
 @report_errors
 def flash(
     build_dir: str = typer.Argument(..., metavar="BUILD_DIR", help="ESP-IDF build directory."),
@@ -58,7 +45,10 @@ def flash(
     from ruview_cli.ota.buildflash import flash_build, load_build_dir
 
     build = load_build_dir(build_dir, erase_config=erase_config)
-    port = port or _pick_port()
+    if port is None:
+        from ruview_cli.cli._prompts import choose_port
+
+        port = choose_port(interactive=not as_json)
     err = console(stderr=True)
     for f in build.skipped:
         err.print(f"[yellow]warning:[/] not writing {safe(f.path.name)} at 0x{f.offset:x}: it overlaps "

@@ -24,11 +24,11 @@ _HELP = """Write a node's configuration (NVS) over USB: validated, merged, verif
 
 Every value is checked before anything touches the board (exit 2 on a bad one). The node's current configuration is read and kept: flags override the profile, the profile overrides what the node holds, and every other key (WiFi, target, node id, OTA key, keys this tool does not know) is carried over. You see the change (secrets masked) and confirm, the image is built by Espressif's NVS generator, written, read back and compared byte for byte, and the node is reset. Without an OTA key on the node or the command line, a random 256-bit key is generated and stored in the secrets file (mode 0600) beside the fleet file.
 
-Human units: --pres-thresh 0.05 (or auto), --fall-thresh 5.0, --vital-int 1000 (ms), --chan-list 1,6,11, --filter-mac aa:bb:cc:dd:ee:ff. Give `-` as --password/--ota-psk/--seed-token to type it hidden.
+Human units: --pres-thresh 0.05 (or auto), --fall-thresh 5.0, --vital-int 1000 (ms), --chan-list 1,6,11, --filter-mac aa:bb:cc:dd:ee:ff. Give `-` as --password/--ota-psk/--seed-token to type it hidden (asked twice), or pipe it: one line per `-`, in the order password, seed_token, ota_psk.
 
 Several --port run in parallel (needs --yes). Without --port the board is found by its USB id.
 
-With --json: {"ok", "results": [{port, mac, chip, revision, changes: [{key, old, new, secret}], config, written, verified, reset, online, psk_generated, psk_source, secrets_path, dry_run_path, dropped, warnings} | {port, error, step, fix}]}.
+With --json: {"ok", "results": [{port, mac, chip, revision, changes: [{key, old, new, secret}], config, written, verified, reset, after: "hard-reset"|"run-app", online, psk_generated, psk_source, secrets_path, dry_run_path, diff_only, dropped, warnings} | {port, error, step, fix}]}.
 
 [b]Examples[/b]
 
@@ -41,6 +41,8 @@ With --json: {"ok", "results": [{port, mac, chip, revision, changes: [{key, old,
   ruview provision --port A --port B --edge-tier 1 --yes --json
 
   ruview provision --reset --profile raw --dry-run nvs.bin   # image to a file
+
+  ruview provision --port /dev/ttyACM0 --profile vitals --diff   # what would change
 """
 
 
@@ -53,7 +55,11 @@ def _key_option(k: schema.Key) -> inspect.Parameter:
                "mac": "MAC", "hex": "HEX"}.get(k.kind, "N")
     if k.auto_zero:
         metavar = "X|auto"
-    default = f" \\[firmware default: {k.show(k.default)}]" if k.default is not None else ""
+    defaults = [f"firmware default: {k.show(k.default)}"] if k.default is not None else []
+    other = k.default_for(schema.FIRMWARE_06)
+    if other is not None and other != k.default:   # what a RuView 0.6.x node uses when unset
+        defaults.append(f"RuView 0.6.x: {k.show(other)}")
+    default = f" \\[{'; '.join(defaults)}]" if defaults else ""
     opt = typer.Option(
         None, k.flag, metavar=metavar, show_default=False,
         help=f"{k.help}. Allowed: {k.describe_range()}.{default}",
@@ -78,14 +84,23 @@ def _build_command():
         ("yes", bool, typer.Option(False, "--yes", "-y", help="Do not ask before writing.")),
         ("dry_run", Optional[str], typer.Option(
             None, "--dry-run", metavar="FILE",
-            help="Write the NVS image to FILE (mode 0600) instead of the board.")),
+            help="Write the NVS image to FILE instead of the board: a new file (or a regular "
+                 "file replaced), mode 0600.")),
+        ("force", bool, typer.Option(
+            False, "--force", help="With --dry-run: write even to an existing non-regular path "
+                                   "(device, FIFO, symlink); its mode is left alone.")),
+        ("diff", bool, typer.Option(
+            False, "--diff", help="Only show what would change: nothing is written anywhere "
+                                  "(board, file, secrets, inventory).")),
         ("wait", bool, typer.Option(
             False, "--wait", help="After the reset, wait for the node's telemetry with the new "
                                   "node id / edge tier (listens on target_ip:target_port).")),
         ("wait_timeout", float, typer.Option(30.0, "--wait-timeout", metavar="S", min=1,
                                              help="Seconds --wait waits.")),
-        ("no_reset", bool, typer.Option(False, "--no-reset", help="Leave the node running; the "
-                                        "new configuration applies at its next restart.")),
+        ("no_reset", bool, typer.Option(False, "--no-reset", help="No reset pulse after writing: "
+                                        "the serial loader hands the chip straight to its app "
+                                        "(esptool's soft reset). The node is never left in the "
+                                        "loader either way.")),
         ("baud", Optional[int], typer.Option(None, "--baud", metavar="N", min=9600,
                                              help="Serial speed after connecting \\[default: 460800].")),
         ("no_stub", bool, typer.Option(False, "--no-stub", help="Talk to the ROM loader only "
@@ -120,7 +135,9 @@ def _collect_changes(kwargs: dict) -> dict:
         v = kwargs.get(f"key_{k.key}")
         if v is not None:
             if v == "-" and k.secret:
-                v = typer.prompt(f"{k.key}", hide_input=True, err=True)
+                from ruview_cli.cli._prompts import read_secret
+
+                v = read_secret(k.key, k.flag)
             changes[k.key] = v
     return changes
 
@@ -132,13 +149,17 @@ def _run(kw: dict) -> None:
     ports = list(dict.fromkeys(kw.get("port") or []))
     # step 1 before any port is opened: a bad value exits 2 with nothing touched
     validate(changes, kw.get("profile"))
-    if len(ports) > 1 and not kw["yes"] and kw.get("dry_run") is None:
+    if kw["diff"] and kw.get("dry_run") is not None:
+        raise UsageError("--diff writes nothing, --dry-run writes a file: give one of them", None)
+    if kw["force"] and kw.get("dry_run") is None:
+        raise UsageError("--force only applies to --dry-run FILE", "drop --force")
+    if len(ports) > 1 and not kw["yes"] and kw.get("dry_run") is None and not kw["diff"]:
         raise UsageError("provisioning several ports at once needs --yes",
                          "review the change on one board first (or use --dry-run), then add --yes")
     if len(ports) > 1 and kw.get("dry_run") is not None:
         raise UsageError("--dry-run writes one image file: give one --port", None)
     if not ports and kw.get("dry_run") is None:
-        from ruview_cli.device.ports import choose_port
+        from ruview_cli.cli._prompts import choose_port
 
         ports = [choose_port(interactive=not kw["yes"] and not kw["as_json"])]
     results = _provision_all(ports or [None], changes, kw)
@@ -210,7 +231,8 @@ def _provision_all(ports: list, changes: dict, kw: dict) -> list:
             results[i] = provision_port(
                 port, changes, yes=kw["yes"], reset_node=not kw["no_reset"],
                 profile=kw.get("profile"), reset_config=kw["reset_config"],
-                dry_run=kw.get("dry_run"), baud=kw.get("baud"), stub=not kw["no_stub"],
+                dry_run=kw.get("dry_run"), force=kw["force"], diff_only=kw["diff"],
+                baud=kw.get("baud"), stub=not kw["no_stub"],
                 any_chip=kw["any_chip"], wait=kw["wait_timeout"] if kw["wait"] else None,
                 confirm=confirm, on_step=on_step, sink=sink)
         except RuviewError as exc:
@@ -254,6 +276,11 @@ def _print_diff(out, res, show_secrets: bool) -> None:
         out.print(f"  [yellow]cannot be kept:[/] {safe(', '.join(res.dropped))}")
 
 
+# how the serial session ended (ProvisionResult.after)
+_LEFT = {"hard-reset": "; node reset, running its app",
+         "run-app": "; node running its app (no reset pulse)"}
+
+
 def _render(results: list, kw: dict) -> None:
     if kw["as_json"]:
         emit_json({
@@ -271,11 +298,14 @@ def _render(results: list, kw: dict) -> None:
             if r.get("fix"):
                 err.print(f"[bold]fix:[/] {safe(r['fix'])}", soft_wrap=True)
             continue
-        if kw["yes"] or r.dry_run_path or not r.diff:
+        if kw["yes"] or r.dry_run_path or r.diff_only or not r.diff:
             _print_header(out, r)
             _print_diff(out, r, kw["show_secrets"])
         for w in r.warnings:
             out.print(f"  [yellow]warning:[/] {safe(w)}", soft_wrap=True)
+        if r.diff_only:
+            out.print("  diff only: nothing written" + _LEFT.get(r.after, ""))
+            continue
         if r.dry_run_path:
             out.print(f"  image written to {safe(r.dry_run_path)} (nothing sent to a board)")
             if r.psk_generated:
@@ -283,10 +313,11 @@ def _render(results: list, kw: dict) -> None:
                           "stored anywhere else; pass --ota-psk to choose it", soft_wrap=True)
             continue
         if not r.written:
-            out.print("  the node already has this configuration: nothing written")
+            out.print("  the node already has this configuration: nothing written"
+                      + _LEFT.get(r.after, ""))
             continue
         out.print(f"  [green]written and verified[/] ({len(r.image or b'')} bytes at 0x9000)"
-                  + ("; node reset" if r.reset else "; applies at the next restart"))
+                  + _LEFT.get(r.after, ""))
         if r.psk_generated:
             out.print(f"  generated a new OTA key, stored in {safe(r.secrets_path)}"
                       + (f": {r.config['ota_psk']}" if kw["show_secrets"] else ""), soft_wrap=True)

@@ -31,9 +31,31 @@ KIND_HEX = "hex"          # hex text → blob
 KIND_CHANNEL = "channel"  # one WiFi channel: 0 (follow the AP), 1..14 or 36..177
 
 
+def wifi_24ghz_channel(value: int) -> bool:
+    """A channel the ESP32-S3 radio can hop to: 2.4 GHz, 1..14."""
+    return 1 <= value <= 14
+
+
 def wifi_channel_ok(value: int) -> bool:
     """The firmware's rule for a fixed channel (rv_nvs_int_valid): 0, 2.4 GHz or 5 GHz."""
     return value == 0 or 1 <= value <= 14 or 36 <= value <= 177
+
+# The firmware a node runs decides what it does with each stored value (Key.use).
+FIRMWARE_OURS = "ours"
+FIRMWARE_06 = "ruview-0.6"      # RuView 0.6.x, checked against 0.6.5 (nvs_config.c, Kconfig)
+FIRMWARES = (FIRMWARE_OURS, FIRMWARE_06)
+
+
+@dataclass(frozen=True)
+class Use:
+    """What one firmware does with a key: the value it uses when none is stored (its compiled
+    default), and the stored values it takes (ints: min..max; str/blob: length in bytes).
+    A stored value outside is ignored: the node keeps the default."""
+
+    default: int | str | None
+    min: int
+    max: int
+
 
 PANEL_MAIN = "Node configuration"
 PANEL_MORE = "More NVS keys"
@@ -53,6 +75,17 @@ class Key:
     secret: bool = False
     prominent: bool = False   # shown in the main --help panel
     auto_zero: bool = False   # "auto" means stored 0 (pres_thresh: adaptive calibration)
+    ruview06: Use | None = None  # where RuView 0.6.x differs from ours (None: it does the same)
+
+    def use(self, firmware: str = FIRMWARE_OURS) -> Use:
+        """What `firmware` does with this key. The ranges above (min, max) are ours, and every
+        value they allow is one RuView 0.6.x takes too, so what provision writes is portable."""
+        if firmware == FIRMWARE_06 and self.ruview06 is not None:
+            return self.ruview06
+        return Use(self.default, self.min, self.max)
+
+    def default_for(self, firmware: str = FIRMWARE_OURS) -> int | str | None:
+        return self.use(firmware).default
 
     @property
     def name(self) -> str:
@@ -135,13 +168,16 @@ class Key:
             return value
 
         if self.kind == KIND_CHANNELS:
-            items = value if isinstance(value, (list, tuple)) else str(value).replace(" ", "").split(",")
+            items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+            texts = [str(c).strip() for c in items]
+            if "" in texts:
+                raise bad("has an empty item")
             try:
-                chans = [int(c) for c in items if str(c) != ""]
+                chans = [int(c) for c in texts]
             except ValueError:
                 raise bad("is not a comma-separated channel list") from None
-            if any(not 1 <= c <= 177 for c in chans):
-                raise bad("has a channel outside 1..177")
+            if any(not wifi_24ghz_channel(c) for c in chans):
+                raise bad("has a channel outside 1..14 (the ESP32-S3 radio is 2.4 GHz only)")
             data = bytes(chans)
         elif self.kind == KIND_MAC:
             text = str(value).strip().lower().replace("-", ":")
@@ -194,10 +230,12 @@ class Key:
             text = str(h)
         return f"{text} {self.unit}".rstrip() if self.unit and self.is_int else text
 
-    def describe_range(self) -> str:
+    def describe_range(self, firmware: str = FIRMWARE_OURS) -> str:
+        """The values `firmware` takes, in the unit a user types."""
+        low, high = self.use(firmware).min, self.use(firmware).max
         if self.kind == KIND_MILLI:
             lo = "auto (0), " if self.auto_zero else ""
-            return f"{lo}{max(self.min, 1 if self.auto_zero else self.min) / 1000:g}..{self.max / 1000:g}"
+            return f"{lo}{max(low, 1 if self.auto_zero else low) / 1000:g}..{high / 1000:g}"
         if self.kind == KIND_BOOL:
             return "0 or 1 (yes/no)"
         if self.kind == KIND_CHANNEL:
@@ -205,22 +243,24 @@ class Key:
         if self.kind == KIND_IPV4:
             return "a dotted IPv4 address, e.g. 192.168.1.20"
         if self.kind == KIND_CHANNELS:
-            return f"{self.min}..{self.max} WiFi channels, comma-separated, e.g. 1,6,11"
+            return (f"{low}..{high} WiFi channels 1..14 (2.4 GHz), comma-separated, "
+                    "no empty items, e.g. 1,6,11")
         if self.kind == KIND_MAC:
             return "a MAC address aa:bb:cc:dd:ee:ff"
         if self.kind == KIND_HEX:
-            return f"{self.min * 2} hex characters" if self.min == self.max else f"{self.min}..{self.max} bytes as hex"
+            return f"{low * 2} hex characters" if low == high else f"{low}..{high} bytes as hex"
         if self.kind == KIND_STR:
-            return f"text of {self.min}..{self.max} bytes"
-        return f"{self.min}..{self.max}" + (f" {self.unit}" if self.unit else "")
+            return f"text of {low}..{high} bytes"
+        return f"{low}..{high}" + (f" {self.unit}" if self.unit else "")
 
-    def valid_stored(self, stored: Any) -> bool:
-        """Would the firmware accept this stored value (type and range)?"""
+    def valid_stored(self, stored: Any, firmware: str = FIRMWARE_OURS) -> bool:
+        """Would `firmware` use this stored value (type and range)?"""
+        use = self.use(firmware)
         if self.is_int:
-            ok = isinstance(stored, int) and not isinstance(stored, bool) and self.min <= stored <= self.max
+            ok = isinstance(stored, int) and not isinstance(stored, bool) and use.min <= stored <= use.max
             return ok and (self.kind != KIND_CHANNEL or wifi_channel_ok(stored))
         if self.type == "str":
-            if not isinstance(stored, str) or not self.min <= len(stored.encode()) <= self.max:
+            if not isinstance(stored, str) or not use.min <= len(stored.encode()) <= use.max:
                 return False
             if self.kind == KIND_IPV4:
                 try:
@@ -228,7 +268,7 @@ class Key:
                 except ValueError:
                     return False
             return True
-        return isinstance(stored, (bytes, bytearray)) and self.min <= len(stored) <= self.max
+        return isinstance(stored, (bytes, bytearray)) and use.min <= len(stored) <= use.max
 
 
 def _k(ns, key, typ, default, lo, hi, kind, unit, help, **kw) -> Key:
@@ -237,6 +277,7 @@ def _k(ns, key, typ, default, lo, hi, kind, unit, help, **kw) -> Key:
 
 C, S = "csi_cfg", "security"
 U32_MAX = 0xFFFFFFFF
+U16_MAX = 0xFFFF
 
 # The table. Order = order in --help, `config show` and diffs.
 KEYS: tuple[Key, ...] = (
@@ -247,19 +288,23 @@ KEYS: tuple[Key, ...] = (
        "presence threshold (e.g. 0.05), or 'auto' for adaptive calibration", prominent=True,
        auto_zero=True),
     _k(C, "fall_thresh", "u16", 3000, 1, 65535, KIND_MILLI, "",
-       "fall threshold: change energy over the quiet-room floor (e.g. 3.0; higher = fewer false alarms)", prominent=True),
+       "fall threshold: change energy over the quiet-room floor (e.g. 3.0; higher = fewer false alarms)", prominent=True,
+       ruview06=Use(15000, 0, U16_MAX)),  # 0.6.5: no range check (0 is used); Kconfig 15000
     _k(C, "vital_win", "u16", 256, 32, 256, KIND_INT, "frames",
        "phase history window in frames (32..256)", prominent=True),
     _k(C, "vital_int", "u16", 1000, 100, 10000, KIND_INT, "ms",
-       "vitals packet interval in ms (100..10000)", prominent=True),
+       "vitals packet interval in ms (100..10000)", prominent=True,
+       ruview06=Use(1000, 100, U16_MAX)),  # 0.6.5: only >= 100 is checked
     _k(C, "subk_count", "u8", 8, 1, 32, KIND_INT, "",
        "top-K subcarriers used for vitals (1..32)", prominent=True),
     # network
-    _k(C, "ssid", "str", None, 1, 32, KIND_STR, "", "WiFi network name (1..32 bytes)", prominent=True),
+    _k(C, "ssid", "str", None, 1, 32, KIND_STR, "", "WiFi network name (1..32 bytes)", prominent=True,
+       ruview06=Use("wifi-densepose", 1, 32)),  # 0.6.5 Kconfig CSI_WIFI_SSID
     _k(C, "password", "str", None, 0, 64, KIND_STR, "",
        "WiFi password (0..64 bytes; empty = open network)", secret=True, prominent=True),
     _k(C, "target_ip", "str", None, 7, 15, KIND_IPV4, "",
-       "IPv4 address of the collector that receives the UDP telemetry", prominent=True),
+       "IPv4 address of the collector that receives the UDP telemetry", prominent=True,
+       ruview06=Use("192.168.1.100", 7, 15)),  # 0.6.5 Kconfig CSI_TARGET_IP
     _k(C, "target_port", "u16", 5005, 1, 65535, KIND_INT, "", "UDP port of the collector",
        prominent=True),
     _k(C, "node_id", "u8", 1, 0, 255, KIND_INT, "", "node id carried in every packet (0..255)",
@@ -281,9 +326,12 @@ KEYS: tuple[Key, ...] = (
     # swarm bridge
     _k(C, "seed_url", "str", None, 0, 63, KIND_STR, "", "swarm seed URL"),
     _k(C, "seed_token", "str", None, 0, 63, KIND_STR, "", "swarm seed token", secret=True),
-    _k(C, "zone_name", "str", None, 0, 15, KIND_STR, "", "zone name (0..15 bytes)"),
-    _k(C, "swarm_hb", "u16", 30, 1, 65535, KIND_INT, "s", "swarm heartbeat interval"),
-    _k(C, "swarm_ingest", "u16", 5, 1, 65535, KIND_INT, "s", "swarm ingest interval"),
+    _k(C, "zone_name", "str", None, 0, 15, KIND_STR, "", "zone name (0..15 bytes)",
+       ruview06=Use("default", 0, 15)),
+    _k(C, "swarm_hb", "u16", 30, 1, 65535, KIND_INT, "s", "swarm heartbeat interval",
+       ruview06=Use(30, 0, U16_MAX)),  # 0.6.5 uses the stored value as is, 0 included
+    _k(C, "swarm_ingest", "u16", 5, 1, 65535, KIND_INT, "s", "swarm ingest interval",
+       ruview06=Use(5, 0, U16_MAX)),
     # security namespace
     _k(S, "ota_psk", "str", None, 1, 64, KIND_STR, "",
        "OTA upload key (1..64 chars); generated when neither node nor command has one",
@@ -299,9 +347,13 @@ SECRET_NAMES = frozenset(k.key for k in KEYS if k.secret)
 def key(name: str) -> Key:
     """The Key for a schema name; accepts flag spelling (edge-tier, --edge-tier) too."""
     norm = name.strip().lstrip("-").replace("-", "_").lower()
-    if "." in norm:  # "csi_cfg.edge_tier"
-        norm = norm.split(".", 1)[1]
+    ns = None
+    if "." in norm:  # "csi_cfg.edge_tier": the namespace must be the key's own
+        ns, norm = norm.split(".", 1)
     k = BY_NAME.get(norm)
+    if k is not None and ns is not None and ns != k.ns:
+        raise UsageError(f"configuration key {name!r}: {k.key} lives in namespace {k.ns}, "
+                         f"not {ns}", f"write {k.ns}.{k.key} or just {k.key}")
     if k is None:
         import difflib
 
@@ -337,9 +389,9 @@ def check_consistency(stored: dict[str, Any]) -> list[str]:
     return problems
 
 
-def effective(stored: dict[str, Any]) -> dict[str, Any]:
-    """Stored values with firmware defaults filled in for keys that are not set."""
-    return {k.key: stored.get(k.key, k.default) for k in KEYS}
+def effective(stored: dict[str, Any], firmware: str = FIRMWARE_OURS) -> dict[str, Any]:
+    """Stored values with `firmware`'s defaults filled in for keys that are not set."""
+    return {k.key: stored.get(k.key, k.default_for(firmware)) for k in KEYS}
 
 
 def to_nvs(stored: dict[str, Any], extra: dict | None = None) -> dict:
@@ -365,9 +417,9 @@ class DecodedConfig:
     extra: dict[str, dict]          # {ns: {key: NvsValue}} for keys the schema does not know
 
 
-def from_nvs(nvs: dict[str, dict]) -> DecodedConfig:
-    """Split read_nvs() output into usable schema values, values the firmware ignores (wrong
-    type or out of range: it keeps its default) and entries the schema does not know."""
+def from_nvs(nvs: dict[str, dict], firmware: str = FIRMWARE_OURS) -> DecodedConfig:
+    """Split read_nvs() output into values `firmware` uses, values it ignores (wrong type or
+    out of its range: it keeps its default) and entries the schema does not know."""
     stored: dict[str, Any] = {}
     ignored: dict[str, str] = {}
     extra: dict[str, dict] = {}
@@ -379,8 +431,8 @@ def from_nvs(nvs: dict[str, dict]) -> DecodedConfig:
                 continue
             if v.type != k.type:
                 ignored[k.key] = f"stored as {v.type}, the firmware reads {k.type}"
-            elif not k.valid_stored(v.value):
-                ignored[k.key] = f"value out of range ({k.describe_range()})"
+            elif not k.valid_stored(v.value, firmware):
+                ignored[k.key] = f"value out of range ({k.describe_range(firmware)})"
             else:
                 stored[k.key] = bytes(v.value) if isinstance(v.value, (bytes, bytearray)) else v.value
     return DecodedConfig(stored, ignored, extra)
@@ -401,7 +453,7 @@ def redact(stored: dict[str, Any], show_secrets: bool = False) -> dict[str, Any]
 
 
 __all__ = [
-    "Key", "KEYS", "BY_NAME", "BY_NVS", "NAMESPACES", "SECRET_NAMES", "key", "parse_changes",
+    "Key", "Use", "FIRMWARE_OURS", "FIRMWARE_06", "FIRMWARES", "KEYS", "BY_NAME", "BY_NVS", "NAMESPACES", "SECRET_NAMES", "key", "parse_changes",
     "check_consistency", "effective", "to_nvs", "from_nvs", "DecodedConfig", "redact",
     "PANEL_MAIN", "PANEL_MORE",
 ]

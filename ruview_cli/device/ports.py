@@ -66,8 +66,9 @@ def needs_manual_reset(port: str) -> bool:
     return is_url(port) or is_pty(port)
 
 
-def choose_port(interactive: bool) -> str:
-    """The single board port, or ask which one; under --yes several candidates are an error."""
+def the_port() -> str | list[PortInfo]:
+    """The one board's port, or the candidates when there are several (the caller asks or
+    refuses); UsageError when there is none."""
     cands = candidate_ports()
     if not cands:
         raise UsageError(
@@ -75,22 +76,14 @@ def choose_port(interactive: bool) -> str:
             "plug the board in with a data-capable USB cable, or pass --port PORT "
             "(e.g. /dev/ttyACM0, COM5, socket://127.0.0.1:PORT for `ruview sim`)",
         )
-    if len(cands) == 1:
-        return cands[0].device
+    return cands[0].device if len(cands) == 1 else cands
+
+
+def several_boards(cands: list[PortInfo]) -> UsageError:
     listing = "; ".join(c.label() for c in cands)
-    if not interactive:
-        raise UsageError(f"several boards found: {listing}",
-                         "pass --port PORT for each one (several --port run in parallel)")
-    import typer
-
-    for i, c in enumerate(cands, 1):
-        typer.echo(f"  {i}. {c.label()}", err=True)
-    choice = typer.prompt("which port", default="1", err=True)
-    try:
-        return cands[int(choice) - 1].device
-    except (ValueError, IndexError):
-        raise UsageError(f"no port number {choice!r}", "run again and pick a listed number") from None
+    return UsageError(f"several boards found: {listing}",
+                      "pass --port PORT for each one (several --port run in parallel)")
 
 
-__all__ = ["PortInfo", "KNOWN_USB", "candidate_ports", "choose_port", "is_url", "is_pty",
+__all__ = ["PortInfo", "KNOWN_USB", "candidate_ports", "the_port", "several_boards", "is_url", "is_pty",
            "needs_manual_reset", "bridge_name"]

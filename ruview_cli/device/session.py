@@ -6,7 +6,13 @@ exchange, reading it is 4 KB over the wire), which is most of an NVS partition, 
 costs little more than esptool's own verify.
 
 Reset lines: a real USB port uses esptool's default DTR/RTS reset into the bootloader; a
-socket:// URL or a pty (the emulated node) has no lines, so `no-reset` is used there. The
+socket:// URL or a pty (the emulated node) has no lines, so `no-reset` is used there.
+
+Leaving: while the ROM loader talks, the app does not run (the chip was reset into download
+mode), so every session ends by handing the chip back to its app, whatever happened: `after`
+"hard-reset" (default: esptool's hard reset, the reset line / boot pins) or "run-app" (no reset
+pulse: the loader jumps to the app the way esptool's soft reset does; a hard reset if that
+fails). Only `after="stay"` leaves the chip in its loader, for a caller that asks for it. The
 emulated node understands the flasher stub, which is much faster than the ROM's 64-byte reads,
 so the stub is the default everywhere (`stub=False` forces the ROM loader).
 """
@@ -27,6 +33,8 @@ SECTOR = 0x1000
 _ERASED_MD5 = hashlib.md5(b"\xff" * SECTOR).hexdigest()
 SUPPORTED_CHIPS = ("ESP32-S3",)
 DEFAULT_BAUD = 460800
+ROM_BAUD = 115200
+AFTER_MODES = ("hard-reset", "run-app", "stay")
 
 
 @dataclass
@@ -42,8 +50,13 @@ class EspSession:
     naming the port and the step."""
 
     def __init__(self, port: str, baud: int | None = None, stub: bool = True,
-                 sink: esplog.Sink | None = None):
+                 sink: esplog.Sink | None = None, after: str = "hard-reset"):
+        if after not in AFTER_MODES:
+            raise ValueError(f"after must be one of {AFTER_MODES}")
         self.port = port
+        self.after = after
+        self.left: str | None = None  # how the session ended: "hard-reset" | "run-app" | "stay"
+        self._rom = None
         self.baud = baud or DEFAULT_BAUD
         self.use_stub = stub
         self.sink = sink
@@ -53,7 +66,11 @@ class EspSession:
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> "EspSession":
-        self.connect()
+        try:
+            self.connect()
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
@@ -78,9 +95,10 @@ class EspSession:
 
         mode = "no-reset" if needs_manual_reset(self.port) else "default-reset"
         attempts = 2 if needs_manual_reset(self.port) else 7
-        self.esp = self._run("connect", cmds.detect_chip, self.port, 115200, mode,
+        self.esp = self._run("connect", cmds.detect_chip, self.port, ROM_BAUD, mode,
                              connect_attempts=attempts)
-        esp = self.esp
+        esp = self._rom = self.esp
+        self.left = None
 
         def identify():
             mac = ":".join(f"{b:02x}" for b in esp.read_mac())
@@ -94,18 +112,27 @@ class EspSession:
         self.info = self._run("connect", identify)
         if self.use_stub:
             self.esp = self._run("connect", cmds.run_stub, esp)
-            if self.baud != 115200 and not self.port.startswith("socket://"):
+            if self.baud != ROM_BAUD and not self.port.startswith("socket://"):
                 self._run("connect", self.esp.change_baud, self.baud)
         self._run("connect", cmds.attach_flash, self.esp)
         return self.info
 
     def close(self) -> None:
+        """Hand the chip back to its app (`after`, best effort) and release the port."""
         if self.esp is not None:
-            try:
-                self.esp._port.close()
-            except Exception:
-                pass
-            self.esp = None
+            if self.left is None:
+                try:
+                    self.leave(self.after)
+                except RuviewError:
+                    pass  # the link is gone: nothing more can be sent
+            self._release()
+
+    def _release(self) -> None:
+        try:
+            self.esp._port.close()
+        except Exception:
+            pass
+        self.esp = self._rom = None
 
     # -- flash -----------------------------------------------------------------------------
     def _md5(self, offset: int, size: int) -> str:
@@ -129,6 +156,13 @@ class EspSession:
             return bytes(out)
 
         return self._run(step, go)
+
+    def running_app(self):
+        """The app the board boots (device.running_app.RunningApp) or None; a few hundred
+        bytes read (partition table, otadata entries, the app's description)."""
+        from ruview_cli.device.running_app import read_running_app
+
+        return self._run("read", read_running_app, self._read_raw)
 
     def read_nvs(self, offset: int, size: int) -> bytes:
         """An NVS partition as its reader sees it, transferring only what it can use: erased
@@ -194,13 +228,40 @@ class EspSession:
             self.reconnect()
 
     def reconnect(self) -> None:
-        self.close()
+        """A fresh connection; the chip stays in its loader in between."""
+        if self.esp is not None:
+            self._release()
         self.connect()
 
     def reset(self) -> None:
+        """Hard reset through the reset line: the app starts again."""
+        self.leave("hard-reset")
+
+    def leave(self, mode: str = "hard-reset") -> None:
+        """End the session: "hard-reset", "run-app" (no reset pulse; a hard reset if the loader
+        does not hand over) or "stay" (the chip stays in its loader). RuviewError on failure."""
         import esptool.cmds as cmds
 
-        self._run("reset", cmds.reset_chip, self.esp, "hard-reset")
+        if self.esp is None or self.left is not None:
+            return
+        if mode == "run-app":
+            try:
+                self._run("reset", self._run_app)
+            except RuviewError:
+                mode = "hard-reset"
+        if mode == "hard-reset":
+            self._run("reset", cmds.reset_chip, self.esp, "hard-reset")
+        self.left = mode
+
+    def _run_app(self) -> None:
+        """The ROM's "run user code" (esptool's soft reset): from the flasher stub, first back
+        to the ROM loader (which starts at its own baud rate), then out of it into the app."""
+        if self.esp.IS_STUB:
+            self.esp.soft_reset(True)
+            if not self.port.startswith("socket://") and self._rom._port.baudrate != ROM_BAUD:
+                self._rom._port.baudrate = ROM_BAUD
+            self._rom.sync()
+        self._rom.soft_reset(False)
 
 
 def check_chip(info: ChipInfo, allow_any: bool = False) -> None:
@@ -211,4 +272,4 @@ def check_chip(info: ChipInfo, allow_any: bool = False) -> None:
         )
 
 
-__all__ = ["EspSession", "ChipInfo", "check_chip", "SUPPORTED_CHIPS", "DEFAULT_BAUD"]
+__all__ = ["EspSession", "ChipInfo", "check_chip", "SUPPORTED_CHIPS", "DEFAULT_BAUD", "AFTER_MODES"]

@@ -188,6 +188,7 @@ def flash_build(port: str, build: BuildFlash, erase_config: bool = False,
     previous = EspLog.instance
     EspLog.instance = _make_logger(on_progress or (lambda c, t: None), on_text or (lambda t: None))
     esp = None
+    esp_reset = False
     try:
         try:
             esp = detect_chip(port, connect_mode="no-reset" if sim else "default-reset",
@@ -225,6 +226,7 @@ def flash_build(port: str, build: BuildFlash, erase_config: bool = False,
             on_text("verifying")
         verify_flash(esp, pairs, **params)
         reset_chip(esp, "hard-reset")
+        esp_reset = True
         return {"port": port, "written": [f.to_json() for f in build.files],
                 "skipped": [f.to_json() for f in build.skipped], "nvs_erased": erase_config,
                 "nvs": {"offset": build.nvs[0], "size": build.nvs[1]},
@@ -235,6 +237,13 @@ def flash_build(port: str, build: BuildFlash, erase_config: bool = False,
                           ) from None
     finally:
         EspLog.instance = previous
+        if esp is not None and not esp_reset:
+            # A failed flash must not leave the chip in its ROM loader (issue 11.6): the
+            # bootloader then runs whichever app still verifies, or says why on the console.
+            try:
+                reset_chip(esp, "hard-reset")
+            except Exception:
+                pass
         if esp is not None:
             try:
                 esp._port.close()

@@ -55,9 +55,10 @@ def _raw(data: bytes) -> Packet:
     _, node, n_ant, n_sc, freq, seq, rssi, noise, flags = _raw_unpack(data)
     if not 1 <= n_ant <= M.RAW_MAX_ANTENNAS:
         return _bad("csi_raw", f"n_antennas {n_ant} outside 1..4", data, node)
-    if not 1 <= n_sc <= M.RAW_MAX_SUBCARRIERS:
-        return _bad("csi_raw", f"n_subcarriers {n_sc} outside 1..256", data, node)
     want = 20 + 2 * n_sc * n_ant
+    if n_sc == 0 or want - 20 > M.RAW_MAX_IQ_BYTES:
+        return _bad("csi_raw", f"n_subcarriers {n_sc} x {n_ant} antennas: 2*n_sc*n_ant must be "
+                    f"1..{M.RAW_MAX_IQ_BYTES} I/Q bytes", data, node)
     if n != want:
         return _bad("csi_raw", f"size {n} != 20 + 2*{n_sc}*{n_ant} = {want}", data, node)
     return _RawFrame(node, n_ant, n_sc, freq, seq, rssi, noise, flags, data[20:])

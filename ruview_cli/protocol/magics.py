@@ -33,7 +33,9 @@ VITALS_MMWAVE_PRESENCE = 0x08  # fused vitals only
 
 WASM_MAX_EVENTS = 16
 RAW_MAX_ANTENNAS = 4
-RAW_MAX_SUBCARRIERS = 256
+# RuView 0.6.5's frame buffer (csi_collector.h CSI_MAX_FRAME_SIZE = 20 + 4*256*2) holds 2,048
+# I/Q bytes whatever the split: with n_antennas = 1 that is up to 1,024 subcarriers.
+RAW_MAX_IQ_BYTES = 2048
 
 NAMES = {
     MAGIC_RAW: "csi_raw",

@@ -22,6 +22,8 @@ Two node behaviours, told apart by the raw frames' reserved u16 @18:
 
 from __future__ import annotations
 
+import itertools
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -30,7 +32,10 @@ from .packets import CompressedFrame, RawFrame
 
 WINDOW_TIMEOUT_S = 2.0      # receiver time after which an open keyframe window is abandoned
 MAX_PENDING = 255           # compressed frames held per window
-CHAIN_HISTORY = 8           # raw frames kept to find a 0.6.x chain reference
+# Raw frames kept to find a 0.6.x chain reference: 2 s at the 50 Hz send gate, so a compressed
+# frame that trails its reference by up to 100 raw frames (DSP lag, batching) still decodes.
+# Bounded: at most 100 x 2,048 I/Q bytes per node.
+CHAIN_HISTORY = 100
 _SEQ_MASK = 0xFFFFFFFF
 
 
@@ -65,8 +70,12 @@ class CompressedStream:
         # stream mid-window is the one place a single straggler plus a loss could go unseen).
         self._prev_exact = True
         self._held: Optional[list[Reconstructed]] = None  # exact window awaiting its successor
-        # chain mode: recent raw frames, oldest first
-        self._chain: list[tuple[RawFrame, int]] = []   # (frame, I/Q as an int)
+        # chain mode: recent raw frames, oldest first, numbered by arrival; and the arrival
+        # numbers of each I/Q content, so a reference is a lookup, not a scan of the history
+        self._chain: deque[tuple[int, RawFrame]] = deque()
+        self._by_iq: dict[bytes, deque[int]] = {}
+        self._arrivals = 0
+        self._cursor = -1        # arrival number of the last raw frame a compressed one decoded to
 
     # -- raw frames ---------------------------------------------------------------------------
 
@@ -76,6 +85,7 @@ class CompressedStream:
         if frame.flags & 1:
             released = self._close_window(frame.seq)
             self._chain.clear()
+            self._by_iq.clear()
             self._key_seq = frame.seq
             self._key_iq = frame.iq
             self._key_int = None          # computed when the first compressed frame needs it
@@ -84,10 +94,16 @@ class CompressedStream:
         # A raw frame without the keyframe flag: 0.6.x (or tier 0) behaviour, chain mode.
         if self._key_seq is not None:
             self._abandon()
-        chain = self._chain
-        chain.append((frame, int.from_bytes(frame.iq, "little")))
-        if len(chain) > CHAIN_HISTORY:
-            del chain[0]
+        n = self._arrivals
+        self._arrivals += 1
+        self._chain.append((n, frame))
+        self._by_iq.setdefault(frame.iq, deque()).append(n)
+        if len(self._chain) > CHAIN_HISTORY:
+            _old_n, old = self._chain.popleft()
+            same = self._by_iq[old.iq]
+            same.popleft()
+            if not same:
+                del self._by_iq[old.iq]
         return []
 
     # -- compressed frames --------------------------------------------------------------------
@@ -176,21 +192,22 @@ class CompressedStream:
         except CodecError:
             self.undecodable += 1
             return []
-        chain = self._chain
-        # Newest raw frame first, then its predecessors as reference. The reference is normally
-        # the frame just before (seq - 1), but 0.6.x skips DSP frames (ring full, early return)
-        # without telling, so any older frame is tried; a match reproduces a raw frame we hold
-        # byte for byte, so it can never release wrong I/Q.
-        for i in range(len(chain) - 1, 0, -1):
-            cur, cur_int = chain[i]
+        # 0.6.x sends compressed frames in callback order, so cur is searched oldest first from
+        # just after the last decoded one: when two pairs have the same XOR (a still scene gives
+        # many zero differences) the pair in sequence is the one meant, not a newer look-alike.
+        # Its reference is normally the frame just before, but 0.6.x skips DSP frames (ring full,
+        # early return) without telling, so any older held frame may be it. A match reproduces
+        # a raw frame we hold byte for byte.
+        first = self._chain[0][0]
+        for cur_n, cur in itertools.islice(self._chain, max(0, self._cursor + 1 - first), None):
             if len(cur.iq) != n:
                 continue
-            want = cur_int ^ x
-            for j in range(i - 1, -1, -1):
-                ref, ref_int = chain[j]
-                if ref_int == want and len(ref.iq) == n:
-                    self.decoded += 1
-                    return [Reconstructed(frame.node_id, cur.iq, frame.channel, ref.seq,
-                                          "chain")]
+            want = (int.from_bytes(cur.iq, "little") ^ x).to_bytes(n, "little")
+            older = [m for m in self._by_iq.get(want, ()) if m < cur_n]
+            if older:
+                ref = self._chain[older[-1] - first][1]
+                self._cursor = cur_n
+                self.decoded += 1
+                return [Reconstructed(frame.node_id, cur.iq, frame.channel, ref.seq, "chain")]
         self.undecodable += 1
         return []
