@@ -14,8 +14,9 @@ and frames never depend on the order in which they are asked for. Facts the mode
 * Heartbeat: a pulse per beat (the ballistocardiographic chest recoil, ~0.1-0.5 mm), beat-to-beat
   (RR) intervals varying with breathing (respiratory sinus arrhythmia, ~+-4 %) and at random
   (~2-4 %, normal short-term HRV, Task Force of the ESC/NASPE, Circulation 1996).
-* Postural sway while standing: a few mm of slow (< 0.5 Hz, most power < 0.2 Hz) body motion
-  (centre-of-pressure studies, e.g. Prieto et al., IEEE TBME 1996); less sitting, none lying.
+* Postural sway while standing: 1-3 mm rms of slow (< 0.5 Hz) torso motion — the body's centre
+  of mass, which sways less than the centre of pressure that stance studies report at ~3-5 mm
+  (Prieto et al., IEEE TBME 1996; Winter, Gait & Posture 1995); less sitting, none lying.
 * Falls: the body topples about the feet like an inverted pendulum under gravity (half a
   rigid rod's torque: knees and hips flex, arms brace) and reaches the floor in ~1-1.3 s, peak
   trunk velocity ~3-4 m/s (Wu, "Distinguishing fall activities from normal activities by velocity
@@ -231,7 +232,7 @@ class Person:
         self.breath = Breathing(random.Random(rng.getrandbits(64)), breath_bpm, rng.uniform(0.004, 0.010))
         self.heart = Heartbeat(random.Random(rng.getrandbits(64)), heart_bpm, rng.uniform(0.0001, 0.0005),
                                self.breath)
-        self.sway_stand = Sway(rng, rng.uniform(0.002, 0.005))
+        self.sway_stand = Sway(rng, rng.uniform(0.001, 0.003))
         self.sway_sit = Sway(rng, rng.uniform(0.0005, 0.0015))
         self.speed = rng.uniform(0.6, 1.3)
         self.stride_hz = rng.uniform(0.8, 1.0)  # gait cycles per second

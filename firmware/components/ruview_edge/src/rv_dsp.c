@@ -41,22 +41,22 @@
 #define REDESIGN_TOL      0.05f
 #define MOTION_TAU_S      1.0f
 #define FAST_TAU_S        0.25f
-#define PCA_TAU_S         4.0f
+#define PCA_TAU_S         15.0f
 #define CLUSTER_GAP_BPM   2.0f
 #define TOPK_STICKY       1.5f      /* top-K membership hysteresis */
 #define PB_METRIC_SCALE   1.0f      /* mean breathing-band SNR excess -> metric units */
 #define COH_THR           2.5f      /* coherent band SNR excess at the presence threshold */
 #define WSNAP_US          4000000u  /* weight snapshot period */
 #define MM_KNEE           1.5f      /* motion-energy ratio that is still noise (AGC, drift) */
-#define PB_TAU_S          8.0f      /* breathing-band power window: ~13 degrees of freedom per
+#define PB_TAU_S          12.0f     /* breathing-band power window: ~13 degrees of freedom per
                                      * channel, so the empty-room mean over ~100 channels is
                                      * 0 +- ~0.04 */
 #define PCN_TAU_S         1.0f      /* white-noise level of the combined signal */
 #define BREATH_ENBW_HZ    0.63f     /* noise bandwidth of the 0.1-0.5 Hz band-pass (pi/2 x 0.4) */
 #define VAR_CLIP          25.0f     /* per-sample variance contribution cap, x noise */
 #define VAR_TAU_S         6.0f      /* per-channel variance window (EW time constant) */
-#define PRES_DEFAULT_THR  0.1f      /* metric units: empty rooms (SNR 10-30 dB, AGC steps)
-                                     * peak at ~0.07 */
+#define PRES_DEFAULT_THR  0.07f     /* metric units: empty rooms (SNR 10-30 dB, AGC steps)
+                                     * mostly stay below ~0.04 */
 #define FLOOR_RISE_S      300.0f
 #define PRES_OFF_RATIO    0.7f      /* hysteresis: off below 0.7 x threshold */
 #define PRES_REBUILD_US   2000000u  /* presence held this long after gross motion ends */
@@ -64,14 +64,14 @@
 #define FALL_MAX_BURST_US 2500000u
 #define FALL_SETTLE_US    4000000u  /* lies still; a bend comes back up within ~4 s */
 #define FALL_PRE_QUIET_US 2000000u
-#define FALL_PEAK_X       1.5f      /* a fall's peak ratio: >= 2x the threshold */
+#define FALL_PEAK_X       3.0f      /* a fall moves the whole body: its peak is >= 3x the threshold */
 #define FALL_MIN_BURST_US 100000u
 #define FALL_RESET_US     2000000u
 #define GAP_RATIO         2.5f      /* frame interval > 2.5x the measured one: a gap */
 #define HEART_LO_HZ       0.7f      /* heart periods searched: 42-150 BPM */
 #define HEART_HI_HZ       2.5f
-#define HEART_CONF_MIN    0.35f     /* peak share; noise alone gives ~0.15-0.2 */
-#define HEART_AGREE_BPM   4.0f
+#define HEART_CONF_MIN    0.5f      /* peak share; noise alone gives ~0.15-0.3 */
+#define HEART_AGREE_BPM   3.0f
 #define MIN_POWER         2.0f      /* I^2+Q^2 below this: phase is noise, subcarrier skipped */
 
 static float ew_alpha(float dt, float tau)
