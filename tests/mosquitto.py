@@ -9,19 +9,14 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
+from conftest import need_system
 
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
-INSTALL = "apt-get install mosquitto"
 
 
 def require_mosquitto() -> str:
     """The broker binary; without it the test is skipped, and under CI it fails."""
-    if MOSQUITTO is None:
-        msg = f"mosquitto is not installed: {INSTALL}"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
+    need_system("mosquitto", MOSQUITTO is not None, "mosquitto")
     return MOSQUITTO
 
 

@@ -171,3 +171,17 @@ def test_bare_groups_do_the_obvious_thing(tmp_path, loopback):
     inv.write_text("")
     r = _ruview("status", env=env)
     assert r.returncode == 2 and "inventory" in r.stderr and "ruview discover" in r.stderr
+
+
+def test_nodes_http_port_and_its_old_spelling(tmp_path):
+    env = {"RUVIEW_INVENTORY": str(tmp_path / "ruview.toml")}
+    r = _ruview("nodes", "add", "34:85:18:00:00:0a", "--ip", "192.0.2.10", "--http-port", "8040",
+                "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["http_port"] == 8040 and "deprecated" not in r.stderr
+    r = _ruview("nodes", "set", "34:85:18:00:00:0a", "--port", "8041", env=env)
+    assert r.returncode == 0 and "--port is deprecated" in r.stderr and "--http-port" in r.stderr
+    (node,) = json.loads(_ruview("nodes", "list", "--json", env=env).stdout)["nodes"]
+    assert node["http_port"] == 8041
+    r = _ruview("nodes", "set", "34:85:18:00:00:0a", "--port", "1", "--http-port", "2", env=env)
+    assert r.returncode == 2 and "give only --http-port" in r.stderr

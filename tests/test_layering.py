@@ -10,9 +10,6 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "ruview_cli"
 # Modules that may import the emulator: the emulator itself, and what runs one on purpose.
 SIM_USERS = {"sim", "demo.py", "cli/sim.py", "cli/demo.py"}
-# device/ports.py still asks "which port?" through typer on this branch; the `serial` branch
-# moves that prompt into cli/ (issue 14 item 12). Drop this entry when both are merged.
-UI_PENDING = {"device/ports.py"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -33,7 +30,7 @@ def _modules():
 def test_no_typer_or_rich_outside_the_cli():
     wrong = [(rel, sorted(n for n in names if n.split(".")[0] in ("typer", "rich")))
              for rel, names in _modules()
-             if not rel.startswith("cli/") and rel not in UI_PENDING]
+             if not rel.startswith("cli/")]
     assert [w for w in wrong if w[1]] == []
 
 

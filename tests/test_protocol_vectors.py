@@ -274,3 +274,19 @@ def test_every_json_key_is_documented(path):
     for nested in ("health", "alert"):
         keys |= set(js.get(nested, {}))
     assert keys <= rows[js["kind"]], keys - rows[js["kind"]]
+
+
+def test_every_key_has_exactly_one_meaning_in_the_docs():
+    """docs/protocol.md §3: each key of a kind's row is explained once in the key table."""
+    import re
+    doc = (Path(__file__).parents[1] / "docs" / "protocol.md").read_text()
+    section = doc[doc.index("## 3."):doc.index("## 4.")]
+    kinds_table, keys_table = section.split("| key | meaning |")
+    used = set(re.findall(r"`(\w+)`", "".join(re.findall(r"^\| `\w+` \| (.*) \|$", kinds_table, re.M))))
+    explained: list[str] = []
+    for line in keys_table.splitlines():
+        if line.startswith("| `"):
+            explained += re.findall(r"`(\w+)`", line.split(" | ")[0])
+    dupes = {k for k in explained if explained.count(k) > 1}
+    assert not dupes, dupes
+    assert used - {"vitals"} <= set(explained), used - set(explained)
