@@ -37,6 +37,7 @@ _COLUMNS = (
     ("presence", 9, False), ("motion", 9, False), ("persons", 7, True), ("fall", 4, False),
     ("RSSI", 8, True), ("frames", 8, True), ("loss", 6, True), ("last seen", 14, False),
 )
+_TREND = ("breathing, last min", 19, False)  # live table only: a sparkline needs a history
 _GAP = "  "
 _FALL_COL = 7
 
@@ -65,8 +66,10 @@ def _row_cells(node: NodeState, now: float) -> list[str]:
             f"{node.frame_rate(now):.1f}/s", "—" if loss is None else f"{loss:.1f}%", seen]
 
 
-def live_table(state: FleetState, now: float, *, title: str = "", max_rows: Optional[int] = None) -> Text:
+def live_table(state: FleetState, now: float, *, title: str = "", max_rows: Optional[int] = None,
+               trend: Optional[Any] = None) -> Text:
     """One row per node: vitals, fall (red, held), RSSI, frame rate, loss, last seen; stale dimmed.
+    `trend` (ruview_cli.plot.sparkline.Trend): the last minute of breathing per node shown.
 
     Rendered as fixed-width text rather than a rich Table: with thousands of nodes the display
     is redrawn 4 times a second next to a receive loop, and a Table's layout pass costs ~10x more.
@@ -74,12 +77,19 @@ def live_table(state: FleetState, now: float, *, title: str = "", max_rows: Opti
     out = Text(no_wrap=True, overflow="crop")
     if title:
         out.append(title + "\n", style="bold")
-    out.append(_GAP.join(_cell(h, w, r) for h, w, r in _COLUMNS), style="bold")
+    columns = _COLUMNS + ((_TREND,) if trend is not None else ())
+    out.append(_GAP.join(_cell(h, w, r) for h, w, r in columns), style="bold")
     # Falls first: with more nodes than rows, a fall must never be below the fold.
     nodes = sorted(state.nodes.values(), key=lambda n: (not n.fall_shown(now), n.node_id, n.ip))
     shown = nodes if max_rows is None else nodes[: max(1, max_rows)]
     for node in shown:
-        cells = [_cell(c, w, r) for c, (_, w, r) in zip(_row_cells(node, now), _COLUMNS)]
+        row = _row_cells(node, now)
+        if trend is not None:
+            key = (node.ip, node.node_id)
+            v = node.vitals
+            trend.observe(key, v, (v.breathing_bpm or None) if v is not None else None, now)
+            row.append(trend.render(key, now))
+        cells = [_cell(c, w, r) for c, (_, w, r) in zip(row, columns)]
         stale = node.stale(now)
         out.append("\n")
         if cells[_FALL_COL].strip() == "FALL":
@@ -92,6 +102,8 @@ def live_table(state: FleetState, now: float, *, title: str = "", max_rows: Opti
     if len(shown) < len(nodes):
         parts.append(f"{len(nodes) - len(shown)} not shown (terminal too small)")
     parts.append(f"{state.datagrams} datagrams, {state.malformed} malformed, {state.unknown} unknown")
+    if trend is not None:
+        trend.forget_older(now)
     caption = " · ".join(parts)
     if not nodes:
         caption = "waiting for telemetry… · " + caption
@@ -160,13 +172,16 @@ class LiveTable:
         self._title = title
         self._clock = clock  # None: wall clock; else f(t) -> the "now" to age nodes by
         self._next_draw = 0.0
+        from ruview_cli.plot.sparkline import Trend
+
+        self._trend = Trend()  # the last minute of breathing per node, sampled at each redraw
         self._live = Live(self._render(time.time()), console=console, auto_refresh=False,
                           transient=False, redirect_stdout=False, redirect_stderr=False)
 
     def _render(self, t: float) -> Text:
         now = self._clock(t) if self._clock is not None else time.time()
         return live_table(self._state, now, title=self._title,
-                          max_rows=rows_that_fit(self._console.size.height))
+                          max_rows=rows_that_fit(self._console.size.height), trend=self._trend)
 
     def start(self) -> None:
         self._live.start(refresh=True)

@@ -76,6 +76,12 @@ def tail(
         None, "--speed", min=0.0, metavar="X",
         help="With --replay: X times the recorded pace; 0 = as fast as possible [default: 1.0].",
     ),
+    csv_file: Optional[str] = typer.Option(
+        None, "--csv", metavar="FILE", help="Also write one row per vitals packet to FILE (CSV; see `ruview export`)."
+    ),
+    parquet_file: Optional[str] = typer.Option(
+        None, "--parquet", metavar="FILE", help="Also write one row per vitals packet to FILE (Parquet, needs pyarrow)."
+    ),
 ) -> None:
     port = deprecated_alias("--port", old_port, "--listen", listen)
     if duration is not None and not duration > 0:
@@ -105,6 +111,10 @@ def tail(
     out = console()
     recorder = PcapWriter(record, (bind, listen_port)) if record is not None else None
     sink = JsonLinesSink() if as_json else None
+    if csv_file or parquet_file:
+        from ruview_cli.export.sink import open_rows_sink
+
+        sink = open_rows_sink(csv_file, parquet_file, also=sink)
 
     live = None
     session = TailSession(nodes=node_ids, kinds=kinds, count=count, sink=sink, recorder=recorder)
@@ -158,6 +168,8 @@ def tail(
             sock.close()
         if recorder is not None:
             recorder.close()
+        if sink is not None and hasattr(sink, "close"):
+            sink.close()
 
     now = session.state.last_t if replay else None
     summary = session.summary(reason, now=now)
