@@ -40,7 +40,7 @@ _SCALARS = {
     "csi_raw": ["node_id", "seq", "n_antennas", "n_subcarriers", "freq_mhz", "channel", "rssi_dbm",
                 "noise_floor_dbm", "flags", "keyframe", "iq_len"],
     "vitals": ["node_id", "flags", "presence", "fall", "motion", "breathing_bpm", "heart_bpm", "rssi_dbm",
-               "n_persons", "motion_energy", "presence_score", "timestamp_ms"],
+               "n_persons", "motion_energy", "presence_score", "timestamp_ms", "breathing_conf", "heart_conf"],
     "features": ["node_id", "seq", "timestamp_us"] + [("features." + k, k) for k in
                  ("presence_score", "motion_score", "breathing_bpm", "heart_bpm", "phase_variance",
                   "n_persons", "fall", "rssi_dbm")],
@@ -55,7 +55,7 @@ _SCALARS = {
                      ("alert.anomaly_score", "alert.anomaly_score"), ("alert.timestamp_us", "alert.timestamp_us")],
     "wasm_events": ["node_id", "module_id"],
 }
-_SCALARS["fused_vitals"] = _SCALARS["vitals"] + ["mmwave_presence", "mmwave_type", "fusion_confidence",
+_SCALARS["fused_vitals"] = _SCALARS["vitals"][:-2] + ["mmwave_presence", "mmwave_type", "fusion_confidence",
                                                  "mmwave_heart_bpm", "mmwave_breathing_bpm", "distance_cm", "targets",
                                                  "mmwave_confidence"]
 
@@ -80,10 +80,21 @@ def _recording(tmp_path: Path) -> Path:
     path = tmp_path / "all-kinds.pcap"
     w = PcapWriter(str(path), ("127.0.0.1", 5005))
     t = time.time()
-    for i, f in enumerate(sorted(VECTORS.glob("*.json"))):
-        w.write(bytes.fromhex(json.loads(f.read_text())["hex"]), ("127.0.0.9", 40000), t + 0.01 * i)
+    packets = [bytes.fromhex(json.loads(f.read_text())["hex"]) for f in sorted(VECTORS.glob("*.json"))]
+    packets.append(_our_vitals())
+    for i, data in enumerate(packets):
+        w.write(data, ("127.0.0.9", 40000), t + 0.01 * i)
     w.close()
     return path
+
+
+def _our_vitals() -> bytes:
+    """Vitals as our firmware sends them: flags bit 7, confidences in bytes 14/15, no heart rate."""
+    from ruview_cli.protocol import Vitals
+
+    return Vitals(node_id=4, flags=0x81, breathing_bpm=14.5, heart_bpm=0.0, rssi_dbm=-61, n_persons=1,
+                  motion_energy=0.25, presence_score=0.75, timestamp_ms=42_000,
+                  breathing_conf_pct=83, heart_conf_pct=0).encode()
 
 
 def _tshark_fields(pcap: Path, *extra: str, env=None) -> list[dict]:
@@ -119,7 +130,8 @@ def test_dissector_fields_match_ruview_tail_for_every_packet_kind(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     tail = [json.loads(line) for line in res.stdout.splitlines()]
-    assert len(tail) == len(shark) == len(list(VECTORS.glob("*.json")))
+    assert len(tail) == len(shark) == len(list(VECTORS.glob("*.json"))) + 1
+    assert tail[-1]["breathing_conf"] == 0.83 and tail[-1]["heart_bpm"] is None
     checked = set()
     for t, s in zip(tail, shark):
         assert s.get("kind") == t["kind"], (t, s)
@@ -149,4 +161,4 @@ def test_install_puts_it_where_tshark_finds_it(tmp_path):
     installed = Path(json.loads(res.stdout)["installed"])
     assert installed.is_file() and str(installed).startswith(str(home))
     shark = _tshark_fields(_recording(tmp_path), env=env)  # no -X: the plugin folder alone
-    assert [s.get("kind") for s in shark].count("vitals") == 1
+    assert [s.get("kind") for s in shark].count("vitals") == 2

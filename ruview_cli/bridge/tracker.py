@@ -42,7 +42,7 @@ STATE_KEYS = ("breathing_bpm", "heart_bpm", "presence", "motion", "n_persons", "
 def _state_values(pkt: Any, frame_rate_hz: float) -> tuple:
     """Everything of the state that can change between packets, in STATE_KEYS order."""
     heart = _estimate(pkt.heart_bpm)
-    confidence = getattr(pkt, "heart_confidence", None)
+    confidence = getattr(pkt, "heart_conf", None)  # our firmware: 0..1; None from RuView 0.6.x
     if confidence is not None and confidence <= 0:
         heart = None  # a node that says how sure it is, and is not, made no estimate
     flags = pkt.flags

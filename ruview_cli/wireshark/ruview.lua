@@ -38,6 +38,8 @@ add("motion", "motion", ftypes.BOOLEAN, "Motion")
 add("breathing_bpm", "breathing_bpm", ftypes.DOUBLE, "Breathing (BPM, 0 = no estimate)")
 add("heart_bpm", "heart_bpm", ftypes.DOUBLE, "Heart rate (BPM, 0 = no estimate)")
 add("n_persons", "n_persons", ftypes.UINT8, "Persons")
+add("breathing_conf", "breathing_conf", ftypes.DOUBLE, "Breathing confidence (0-1)")
+add("heart_conf", "heart_conf", ftypes.DOUBLE, "Heart-rate confidence (0-1)")
 add("motion_energy", "motion_energy", ftypes.FLOAT, "Motion energy")
 add("presence_score", "presence_score", ftypes.FLOAT, "Presence score")
 add("timestamp_ms", "timestamp_ms", ftypes.UINT32, "Node time (ms since boot)")
@@ -195,6 +197,11 @@ D[0xC5110002] = function(buf, pinfo, tree)
   if buf:len() ~= 32 then return malformed(tree, pinfo, buf, "vitals", string.format("size %d != 32", buf:len())) end
   tree:add(F.kind, "vitals")
   local flags, br, hr = vitals_common(tree, buf)
+  -- our firmware (flags bit 7): bytes 14/15 carry each estimate's confidence, 0-100 (§7)
+  if bit.band(flags, 0x80) ~= 0 then
+    if br > 0 then tree:add(F.breathing_conf, buf(14, 1), buf(14, 1):uint() / 100) end
+    if hr > 0 then tree:add(F.heart_conf, buf(15, 1), buf(15, 1):uint() / 100) end
+  end
   pinfo.cols.info:set(string.format("vitals node %d: breathing %s, heart %s%s%s", buf(4, 1):uint(),
     bpm_text(br), bpm_text(hr), bit.band(flags, 1) ~= 0 and ", presence" or "", bit.band(flags, 2) ~= 0 and ", FALL" or ""))
 end
