@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import subprocess
 
-from ruview_cli.demo import DEMO_SEED, vitals_against_scenario
+from ruview_cli.demo import DEMO_SCENARIO_PARAMS, DEMO_SEED, TAIL_SECONDS, vitals_against_scenario
 from ruview_cli.sim.scenarios import make_scenario
 
 
-def demo(tmp_path, seconds: int):
-    r = subprocess.run(["ruview", "demo", "--seconds", str(seconds), "--json"], capture_output=True,
+def demo(tmp_path, seconds: float):
+    r = subprocess.run(["ruview", "demo", "--seconds", f"{seconds:g}", "--json"], capture_output=True,
                        text=True, timeout=180, cwd=tmp_path)
     lines = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
     return r, {line["step"]: line for line in lines if "step" in line}, lines[-1]
@@ -20,7 +20,7 @@ def demo(tmp_path, seconds: int):
 def test_demo_runs_every_step_and_reports_the_scenario(tmp_path):
     from ruview_cli.demo import mosquitto_binary
 
-    r, steps, summary = demo(tmp_path, 15)
+    r, steps, summary = demo(tmp_path, TAIL_SECONDS)
     # With a Mosquitto on the machine (CI installs it) the demo also bridges to MQTT.
     bridge = ["bridge"] if mosquitto_binary() else []
     assert list(steps) == ["start", "discover", "provision", "ota", "tail", *bridge], r.stderr
@@ -35,11 +35,11 @@ def test_demo_runs_every_step_and_reports_the_scenario(tmp_path):
     assert len(nodes) == 3 and all(n["packets"].get("vitals") for n in nodes)
     # The room: one person, standing still, breathing at the scenario's rate (its own truth,
     # from the scenario, not from the node).
-    truth = make_scenario("breathing", seed=DEMO_SEED).truth(60.0)
+    truth = make_scenario("breathing", seed=DEMO_SEED, **DEMO_SCENARIO_PARAMS).truth(60.0)
     vitals = summary["summary"]["vitals"]
     assert len(vitals) == 3
     for v in vitals:
-        assert v["presence"] is True and v["n_persons"] == truth.persons == 1
+        assert v["presence"] is True and truth.persons == 1
         assert abs(v["breathing_bpm"] - truth.breathing_bpm[0]) <= 1.0, v
     # Nothing was left behind in the working directory (the demo uses its own temp dir).
     assert list(tmp_path.iterdir()) == []
@@ -49,7 +49,7 @@ def test_demo_too_short_for_an_estimate_fails_its_tail_step_and_says_why(tmp_pat
     r, steps, summary = demo(tmp_path, 2)
     assert r.returncode == 1 and summary["ok"] is False
     assert steps["tail"]["ok"] is False and "not what the scenario shows" in steps["tail"]["detail"]
-    assert "--seconds 15" in steps["tail"]["detail"]
+    assert f"--seconds {TAIL_SECONDS:.0f}" in steps["tail"]["detail"]
 
 
 def test_the_scenario_check_names_what_disagrees():

@@ -9,9 +9,9 @@ from ruview_cli.cli._text import safe
 
 ORDER = 1
 
-HELP = """Try everything on this machine, no hardware needed (about 30 seconds).
+HELP = """Try everything on this machine, no hardware needed (under a minute).
 
-Starts three emulated ESP32-S3 nodes on loopback addresses, finds them over mDNS, provisions one over its serial port with esptool (only the keys named change; the rest is kept and read back), pushes a firmware update to another over the air and proves the new version booted, then shows the live vitals of all three for about 15 seconds and prints a summary. It writes nothing outside a temporary directory.
+Starts three emulated ESP32-S3 nodes on loopback addresses, finds them over mDNS, provisions one over its serial port with esptool (only the keys named change; the rest is kept and read back), pushes a firmware update to another over the air and proves the new version booted, then shows the live vitals of all three until each has reported a breathing rate (the firmware needs about 20 s of CSI after a boot; at most --seconds) and prints a summary. It writes nothing outside a temporary directory.
 
 [b]Examples[/b]
 
@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
 
 @report_errors
 def demo(
-    seconds: float = typer.Option(15.0, "--seconds", min=1.0, max=600.0, help="How long to tail the vitals."),
+    seconds: float = typer.Option(45.0, "--seconds", min=1.0, max=600.0, help="Longest time to watch the vitals (it ends as soon as every node has reported a breathing rate)."),
     interface: str = typer.Option("127.0.0.1", "--interface", envvar="RUVIEW_MDNS_INTERFACE",
                                   help="Interface address for the nodes' mDNS."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per step, then the summary."),
