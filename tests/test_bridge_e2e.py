@@ -335,11 +335,12 @@ def test_inventory_name_is_the_topic_and_the_device(broker, loopback, tmp_path):
     inv.save()
     sub = Subscriber(broker, "ruview/#", "homeassistant/#")
     port = _free_udp_port("127.0.0.1")
-    bridge = Bridge(broker.url, "127.0.0.1", port, inventory=inv_path)
+    bridge = Bridge(broker.url, "127.0.0.1", port, "--node", "kitchen", inventory=inv_path)
     try:
         bridge.wait_event("connected")
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.bind((node_addr, 0))
+            _send_vitals(s, ("127.0.0.1", port), 6, fall=False)  # not kitchen: filtered out
             _send_vitals(s, ("127.0.0.1", port), 5, fall=False)
         state = sub.wait_for(lambda m: m.topic == "ruview/kitchen/state")
         cfg = sub.wait_for(lambda m: m.topic == "homeassistant/sensor/ruview_348518010203/breathing/config")
@@ -347,5 +348,45 @@ def test_inventory_name_is_the_topic_and_the_device(broker, loopback, tmp_path):
         bridge.stop()
         sub.close()
     assert state is not None and json.loads(state.payload)["firmware"] == "0.7.1"
+    assert not any("node-6" in m.topic for m in sub.messages)  # --node by inventory name, as in tail
     dev = json.loads(cfg.payload)["device"]
     assert dev["name"] == "kitchen" and dev["sw_version"] == "0.7.1"
+
+
+def test_mqtts_with_the_brokers_ca_and_refused_without_it(loopback, tmp_path):
+    """TLS to the broker: with --cafile the bridge connects and publishes; a certificate it
+    cannot verify is refused (no silent fallback to an unchecked connection)."""
+    import shutil
+
+    require_mosquitto()
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: apt-get install openssl")
+    host = loopback.addr()
+    ca_key, ca, key, csr, cert = (tmp_path / n for n in ("ca.key", "ca.pem", "srv.key", "srv.csr", "srv.pem"))
+
+    def ssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca),
+        "-days", "2", "-subj", "/CN=ruview test CA")
+    ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={host}")
+    ext = tmp_path / "san.ext"
+    ext.write_text(f"subjectAltName=IP:{host}\n")
+    ssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+        "-out", str(cert), "-days", "2", "-extfile", str(ext))
+    broker = Mosquitto(host, tmp_path, port=8883,
+                       extra=f"cafile {ca}\ncertfile {cert}\nkeyfile {key}\n").start()
+    try:
+        url = f"mqtts://{host}:8883"
+        ok = Bridge(url, "127.0.0.1", _free_udp_port("127.0.0.1"), "--cafile", str(ca), "--duration", "2")
+        ok.wait_event("connected")
+        ok.stop()
+        assert ok.proc.returncode == 0
+        other_ca = tmp_path / "other.pem"
+        ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp_path / "o.key"),
+            "-out", str(other_ca), "-days", "2", "-subj", "/CN=someone else")
+        bad = Bridge(url, "127.0.0.1", _free_udp_port("127.0.0.1"), "--cafile", str(other_ca), "--duration", "3")
+        out, err = bad.proc.communicate(timeout=60)
+        assert '"connected"' not in out
+    finally:
+        broker.stop()

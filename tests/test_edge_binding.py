@@ -243,15 +243,19 @@ def test_pipelines_run_in_parallel_threads():
     # run of the same frames in the order the calls got in. Tier 0 sends every frame raw, and
     # the raw frame's seq tells that order (tier 2 may send a compressed frame, without seq).
     shared = _edge.EdgePipeline(edge_tier=0)
-    calls: list[tuple[int, object, list]] = []
+    calls: list[tuple[int, object, int, list]] = []
 
-    def hammer():
+    def hammer(k):
+        # Thread k's timestamps are offset by k µs: the core drops a frame whose timestamp repeats
+        # the previous one (a duplicate CSI report), which two threads feeding the same frames
+        # would otherwise produce whenever they interleave in step.
         for f in frames:
-            out = shared.process(f.iq, f.rssi, f.channel, f.timestamp_us)
+            ts = f.timestamp_us + k
+            out = shared.process(f.iq, f.rssi, f.channel, ts)
             (seq,) = [p.seq for p in map(decode, out) if p.kind == "csi_raw"]
-            calls.append((seq, f, out))
+            calls.append((seq, f, ts, out))
 
-    ts = [threading.Thread(target=hammer) for _ in range(2)]
+    ts = [threading.Thread(target=hammer, args=(k,)) for k in range(2)]
     for t in ts:
         t.start()
     for t in ts:
@@ -260,8 +264,8 @@ def test_pipelines_run_in_parallel_threads():
     seqs = [c[0] for c in calls]
     assert seqs == list(range(seqs[0], seqs[0] + 2 * len(frames)))  # no call lost or doubled
     serial = _edge.EdgePipeline(edge_tier=0)
-    assert [serial.process(f.iq, f.rssi, f.channel, f.timestamp_us) for _, f, _ in calls] == \
-        [out for _, _, out in calls]
+    assert [serial.process(f.iq, f.rssi, f.channel, t) for _, f, t, _ in calls] == \
+        [out for _, _, _, out in calls]
 
 
 def test_a_person_who_walks_in_is_present_and_any_breathing_rate_is_right():

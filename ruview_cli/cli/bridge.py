@@ -38,7 +38,7 @@ def bridge(
     broker: str = typer.Argument(..., metavar="mqtt[s]://HOST[:PORT]", help="The MQTT broker."),
     bind: str = typer.Option("0.0.0.0", "--bind", metavar="ADDR", help="Local address to receive telemetry on."),
     listen: int = typer.Option(5005, "--listen", min=1, max=65535, metavar="PORT", help="UDP port the nodes send to."),
-    node: Optional[List[int]] = typer.Option(None, "--node", min=0, max=255, metavar="ID", help="Bridge only this node id (repeatable)."),
+    node: Optional[List[str]] = typer.Option(None, "--node", metavar="NODE", help="Bridge only this node: its id (0-255), or an inventory name or MAC (repeatable), as in `ruview tail`."),
     username: Optional[str] = typer.Option(None, "--username", metavar="USER", help="Broker user name (also accepted in the URL)."),
     password: Optional[str] = typer.Option(None, "--password", metavar="-", help="'-' reads the broker password from stdin."),
     prefix: str = typer.Option("ruview", "--topic-prefix", metavar="PREFIX", help="First level of every node topic."),
@@ -116,7 +116,10 @@ def bridge(
 
     sock = open_socket(bind, listen)
     namer = NodeNamer(Inventory.load().nodes())
-    options = BridgeOptions(topics=topics, nodes=frozenset(node) if node else None,
+    from ruview_cli.cli.tail import _node_ids
+
+    node_ids = _node_ids(node)  # the same filter as `ruview tail --node`
+    options = BridgeOptions(topics=topics, nodes=frozenset(node_ids) if node_ids else None,
                             discovery=not no_discovery, raw=raw, stale_after=stale_after)
     session = BridgeSession(options, namer, factory, on_event=emit)
     session_ref.append(session)
