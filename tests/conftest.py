@@ -135,3 +135,18 @@ def pytest_runtest_setup(item):
     for mark in item.iter_markers("needs_system"):
         tool, package = mark.args
         need_system(tool, shutil.which(tool) is not None, package)
+
+
+def stop_process(proc) -> None:
+    """End a command the test started (`ruview sim`, ...) as Ctrl-C would: SIGTERM, then SIGKILL
+    if it has not finished within 30 s."""
+    import signal
+    import subprocess
+
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()

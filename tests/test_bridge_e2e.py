@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from conftest import stop_process
 from mosquitto import Mosquitto, Subscriber, require_mosquitto
 from ruview_cli.protocol import Vitals
 
@@ -126,16 +127,6 @@ def _start_sim(loopback, port: int, nodes: int, scenario: str, *extra: str):
     return sim, infos
 
 
-def _stop(proc) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-
-
 def test_home_assistant_sees_each_node_its_breathing_rate_and_offline(broker, loopback):
     sub = Subscriber(broker, "homeassistant/#", "ruview/#")
     port = _free_udp_port("127.0.0.1")
@@ -182,13 +173,13 @@ def test_home_assistant_sees_each_node_its_breathing_rate_and_offline(broker, lo
         assert sub.wait_for(lambda m: m.topic == "ruview/node-1/availability" and m.payload == b"online")
 
         # The nodes stop: each goes offline after --stale-after.
-        _stop(sim)
+        stop_process(sim)
         for n in ("node-1", "node-2"):
             assert sub.wait_for(lambda m, n=n: m.topic == f"ruview/{n}/availability" and m.payload == b"offline",
                                 timeout=20), f"{n} never went offline"
     finally:
         if sim is not None:
-            _stop(sim)
+            stop_process(sim)
         bridge.stop()
         sub.close()
     assert bridge.proc.returncode == 0

@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+from conftest import stop_process
 from ruview_cli.device.serial_log import BacktraceDecoder, LogLine, parse_line
 from ruview_cli.errors import RuviewError
 
@@ -71,17 +72,6 @@ def _sim(loopback):
     return proc, _json.loads(line)
 
 
-def _stop(proc):
-    import signal
-
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-
-
 def test_logs_shows_the_firmware_boot_log_after_reset_and_leaves_the_node_running(loopback):
     import json as _json
 
@@ -107,4 +97,4 @@ def test_logs_shows_the_firmware_boot_log_after_reset_and_leaves_the_node_runnin
                                capture_output=True, text=True, timeout=90)
         assert "ruview: started" in piped.stdout and "\x1b[" not in piped.stdout  # no colour when piped
     finally:
-        _stop(sim)
+        stop_process(sim)
