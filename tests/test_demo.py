@@ -38,9 +38,10 @@ def test_demo_runs_every_step_and_reports_the_scenario(tmp_path):
     truth = make_scenario("breathing", seed=DEMO_SEED, **DEMO_SCENARIO_PARAMS).truth(60.0)
     vitals = summary["summary"]["vitals"]
     assert len(vitals) == 3
-    for v in vitals:
-        assert v["presence"] is True and truth.persons == 1
-        assert abs(v["breathing_bpm"] - truth.breathing_bpm[0]) <= 1.0, v
+    spoke = [v for v in vitals if v["breathing_bpm"] is not None]
+    assert spoke and truth.persons == 1  # the firmware may still abstain on a node, not on all
+    for v in spoke:
+        assert v["presence"] is True and abs(v["breathing_bpm"] - truth.breathing_bpm[0]) <= 1.0, v
     # Nothing was left behind in the working directory (the demo uses its own temp dir).
     assert list(tmp_path.iterdir()) == []
 
@@ -54,7 +55,10 @@ def test_demo_too_short_for_an_estimate_fails_its_tail_step_and_says_why(tmp_pat
 
 def test_the_scenario_check_names_what_disagrees():
     good = {"node_id": 1, "presence": True, "n_persons": 1, "breathing_bpm": 15.4}
-    assert vitals_against_scenario([good]) == []
+    silent = {"node_id": 3, "presence": False, "n_persons": 0, "breathing_bpm": None}
+    assert vitals_against_scenario([good, silent]) == []  # abstaining is not wrong
     wrong = vitals_against_scenario([{**good, "breathing_bpm": 18.0},
-                                     {**good, "node_id": 2, "presence": False, "n_persons": 0}])
-    assert len(wrong) == 2 and "breathing 18.0" in wrong[0] and "node 2: presence False" in wrong[1]
+                                     {**good, "node_id": 2, "presence": False}])
+    assert len(wrong) == 2 and "breathing 18.0" in wrong[0] and "node 2: breathing 15.4 without presence" in wrong[1]
+    (nothing,) = vitals_against_scenario([silent])
+    assert nothing.startswith("no node estimated a breathing rate")
