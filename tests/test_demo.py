@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 
-from ruview_cli.demo import DEMO_SCENARIO_PARAMS, DEMO_SEED, TAIL_SECONDS, vitals_against_scenario
+from ruview_cli.demo import (BREATHING_TOLERANCE_BPM, DEMO_SCENARIO_PARAMS, DEMO_SEED, TAIL_SECONDS,
+                             vitals_against_scenario)
 from ruview_cli.sim.scenarios import make_scenario
 
 
@@ -41,7 +42,7 @@ def test_demo_runs_every_step_and_reports_the_scenario(tmp_path):
     spoke = [v for v in vitals if v["breathing_bpm"] is not None]
     assert spoke and truth.persons == 1  # the firmware may still abstain on a node, not on all
     for v in spoke:
-        assert v["presence"] is True and abs(v["breathing_bpm"] - truth.breathing_bpm[0]) <= 1.0, v
+        assert v["presence"] is True and abs(v["breathing_bpm"] - truth.breathing_bpm[0]) <= BREATHING_TOLERANCE_BPM, v
     # Nothing was left behind in the working directory (the demo uses its own temp dir).
     assert list(tmp_path.iterdir()) == []
 
