@@ -246,11 +246,11 @@ def test_pipelines_run_in_parallel_threads():
     calls: list[tuple[int, object, int, list]] = []
 
     def hammer(k):
-        # Thread k's timestamps are offset by k µs: the core drops a frame whose timestamp repeats
-        # the previous one (a duplicate CSI report), which two threads feeding the same frames
-        # would otherwise produce whenever they interleave in step.
-        for f in frames:
-            ts = f.timestamp_us + k
+        # The two threads' frames lie on one 20 Hz grid, interleaved (thread k takes slots 2i+k):
+        # the core drops a frame that repeats or crowds the previous one's timestamp (a duplicate
+        # CSI report), which two threads feeding the same timestamps would produce.
+        for i, f in enumerate(frames):
+            ts = frames[0].timestamp_us + (2 * i + k) * 50_000
             out = shared.process(f.iq, f.rssi, f.channel, ts)
             (seq,) = [p.seq for p in map(decode, out) if p.kind == "csi_raw"]
             calls.append((seq, f, ts, out))
