@@ -11,6 +11,7 @@ import random
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 import serial
@@ -214,6 +215,9 @@ def test_pty_drop_hangs_up_and_offers_a_new_pty():
             with pytest.raises(serial.SerialException):
                 while True:  # the hang-up shows as a read error, never as data
                     assert port.read(1) == b""
+        deadline = time.monotonic() + 5
+        while n.ep.drops == 0 and time.monotonic() < deadline:  # the endpoint re-plugs on its own thread
+            time.sleep(0.01)
         assert n.ep.drops == 1
         # A new pty is offered (the kernel may give it the old number, like a re-plugged adapter).
         assert os.path.exists(n.ep.pty_path)

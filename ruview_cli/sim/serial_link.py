@@ -283,9 +283,9 @@ class SerialEndpoint:
         wire = self._pty_wire
         alive = self._exchange(wire, data, lambda out: self._send_fd(self._master, out))
         if not alive:
-            self.drops += 1
             self._close_pty()
             self._open_pty()
+            self.drops += 1  # counted once the new pty is offered, so a watcher sees both at once
 
     def _exchange(self, wire: _Wire, data: bytes, send) -> bool:
         data, drop = wire.take(data)
