@@ -9,6 +9,7 @@ import subprocess
 from ruview_cli.demo import (BREATHING_TOLERANCE_BPM, DEMO_SCENARIO_PARAMS, DEMO_SEED, TAIL_SECONDS,
                              vitals_against_scenario)
 from ruview_cli.sim.scenarios import make_scenario
+from ruview_cli.sim.streamer import FleetStreamer
 
 
 def demo(tmp_path, seconds: float):
@@ -34,15 +35,25 @@ def test_demo_runs_every_step_and_reports_the_scenario(tmp_path):
     assert summary["ok"] is True and r.returncode == 0
     nodes = summary["summary"]["nodes"]
     assert len(nodes) == 3 and all(n["packets"].get("vitals") for n in nodes)
-    # The room: one person, standing still, breathing at the scenario's rate (its own truth,
-    # from the scenario, not from the node).
-    truth = make_scenario("breathing", seed=DEMO_SEED, **DEMO_SCENARIO_PARAMS).truth(60.0)
+    # Each node's room: one person, still, breathing at its scenario's rate. The truth the demo
+    # printed is the scenario's own (seeded per node), not something the node said.
     vitals = summary["summary"]["vitals"]
     assert len(vitals) == 3
+    streamer = FleetStreamer("breathing", DEMO_SCENARIO_PARAMS, seed=DEMO_SEED)
+    for i, v in enumerate(sorted(vitals, key=lambda v: v["node_id"])):
+        truth = make_scenario("breathing", seed=streamer.seed * 1000 + i, **DEMO_SCENARIO_PARAMS).truth(10.0)
+        assert v["room"]["persons"] == truth.persons == 1
+        assert abs(v["room"]["breathing_bpm"] - truth.breathing_bpm[0]) < 0.5, v
     spoke = [v for v in vitals if v["breathing_bpm"] is not None]
-    assert spoke and truth.persons == 1  # the firmware may still abstain on a node, not on all
+    assert spoke  # the firmware may still abstain on a node, not on all
     for v in spoke:
-        assert v["presence"] is True and abs(v["breathing_bpm"] - truth.breathing_bpm[0]) <= BREATHING_TOLERANCE_BPM, v
+        assert v["presence"] is True, v
+        assert abs(v["breathing_bpm"] - v["room"]["breathing_bpm"]) <= BREATHING_TOLERANCE_BPM, v
+    silent = [str(v["node_id"]) for v in vitals if v["breathing_bpm"] is None]
+    if silent:  # the step names them rather than claiming all three
+        assert f"node {', '.join(silent)} had not yet" in steps["tail"]["detail"]
+    else:
+        assert "3 of 3 estimated" in steps["tail"]["detail"]
     # Nothing was left behind in the working directory (the demo uses its own temp dir).
     assert list(tmp_path.iterdir()) == []
 
@@ -50,16 +61,21 @@ def test_demo_runs_every_step_and_reports_the_scenario(tmp_path):
 def test_demo_too_short_for_an_estimate_fails_its_tail_step_and_says_why(tmp_path):
     r, steps, summary = demo(tmp_path, 2)
     assert r.returncode == 1 and summary["ok"] is False
-    assert steps["tail"]["ok"] is False and "not what the scenario shows" in steps["tail"]["detail"]
-    assert f"--seconds {TAIL_SECONDS:.0f}" in steps["tail"]["detail"]
+    assert steps["tail"]["ok"] is False and "no node estimated a breathing rate yet" in steps["tail"]["detail"]
+    assert f"--seconds {2 * TAIL_SECONDS:.0f}" in steps["tail"]["detail"]
 
 
-def test_the_scenario_check_names_what_disagrees():
-    good = {"node_id": 1, "presence": True, "n_persons": 1, "breathing_bpm": 15.4}
-    silent = {"node_id": 3, "presence": False, "n_persons": 0, "breathing_bpm": None}
+def test_the_room_check_names_what_disagrees():
+    room = {"persons": 1, "breathing_bpm": 15.0}
+    good = {"node_id": 1, "presence": True, "n_persons": 1, "breathing_bpm": 15.4, "room": room}
+    silent = {"node_id": 3, "presence": False, "n_persons": 0, "breathing_bpm": None, "room": room}
     assert vitals_against_scenario([good, silent]) == []  # abstaining is not wrong
     wrong = vitals_against_scenario([{**good, "breathing_bpm": 18.0},
-                                     {**good, "node_id": 2, "presence": False}])
-    assert len(wrong) == 2 and "breathing 18.0" in wrong[0] and "node 2: breathing 15.4 without presence" in wrong[1]
+                                     {**good, "node_id": 2, "presence": False},
+                                     {**good, "node_id": 4, "room": {"persons": 0, "breathing_bpm": None}}])
+    assert len(wrong) == 3
+    assert "breathing 18.0 (room: 15.0 BPM)" in wrong[0]
+    assert "node 2: breathing 15.4 without presence" in wrong[1]
+    assert "node 4: breathing 15.4 in an empty room" in wrong[2]
     (nothing,) = vitals_against_scenario([silent])
     assert nothing.startswith("no node estimated a breathing rate")

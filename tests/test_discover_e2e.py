@@ -115,6 +115,18 @@ def test_discover_lists_both_flavours_with_sources(fleets, tmp_path):
     assert doc["saved"] == sum(1 for x in rows if x["mac"] and not x["stale"]) >= 3
 
 
+def test_a_caller_that_knows_its_fleet_gets_every_node_with_its_status(fleets):
+    """discover(expect=N) may close the window early, but never before the N nodes found by
+    mDNS have answered their status (what `ruview demo` relies on)."""
+    from ruview_cli.discovery import discover
+
+    ours = {n["mac"] for n in fleets["ours"]}  # RuView 0.6.x advertises nothing over mDNS
+    rows = [r for r in discover(timeout=30.0, interface="127.0.0.1", expect=len(ours))
+            if r.mac in ours]
+    assert {r.mac for r in rows} == ours
+    assert all(r.running_partition and r.version for r in rows), [r.to_json() for r in rows]
+
+
 def test_no_save_leaves_the_inventory_alone(fleets, tmp_path):
     inventory = INVENTORY.format(attic=fleets["attic"])
     (tmp_path / "ruview.toml").write_text(inventory)

@@ -77,6 +77,11 @@ class DiscoverySession:
             with self._lock:
                 self._enriched[key] = found
 
+    def answered(self) -> int:
+        """Nodes found by mDNS whose status has been fetched so far."""
+        with self._lock:
+            return len({s.mac or key for key, s in self._enriched.items()})
+
     def _inventory_sightings(self) -> list[Sighting]:
         if self.inventory is None:
             return []
@@ -169,10 +174,14 @@ class DiscoverySession:
 def discover(*, timeout: float = 2.0, interface: str | None = None,
              listen_port: int | None = None, probe: str | None = None, inventory: Any = None,
              on_sighting: Callable[[Sighting], None] | None = None,
-             rejected: list[Rejected] | None = None) -> list[DiscoveredNode]:
+             rejected: list[Rejected] | None = None,
+             expect: int | None = None) -> list[DiscoveredNode]:
     """Find nodes for `timeout` seconds (the browse window) and return one row per node.
 
-    A node is stale when it was not seen during this run (known only from the inventory).
+    With `expect`, the window closes early once that many nodes found by mDNS have answered
+    their status (the probe round finished too): a caller that knows its fleet waits no longer
+    than it takes. A node is stale when it was not seen during this run (known only from the
+    inventory).
     Sightings that make no sense (a bad MAC in an advert...) are skipped and, when `rejected`
     is given, appended to it."""
     from ruview_cli.errors import UsageError
@@ -188,10 +197,15 @@ def discover(*, timeout: float = 2.0, interface: str | None = None,
                                   name="ruview-probe-round", daemon=True)
         worker.start()
         deadline = time.monotonic() + timeout
-        worker.join(timeout)
-        remaining = deadline - time.monotonic()
-        if remaining > 0:
-            threading.Event().wait(remaining)  # the rest of the browse window
+        if expect is None:
+            worker.join(timeout)
+            remaining = deadline - time.monotonic()
+            if remaining > 0:
+                threading.Event().wait(remaining)  # the rest of the browse window
+        else:
+            while time.monotonic() < deadline and not (
+                    not worker.is_alive() and session.answered() >= expect):
+                worker.join(0.05)
         worker.join()  # a large sweep may outlast the window; its results still count
         rows = session.snapshot(box.get("r", []), since=started)
         if rejected is not None:

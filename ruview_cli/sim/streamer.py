@@ -188,6 +188,17 @@ class FleetStreamer:
         if stream is not None:
             stream.close()
 
+    def room_truth(self, node: Any):
+        """What is happening in the node's room now (the scenario's ground truth), or None if
+        the node's radio never started."""
+        with self._lock:
+            scenario = self._scenarios.get(node.ip)
+            stream = self._streams.get(node.ip)
+        if scenario is None:
+            return None
+        t = time.monotonic() - stream.origin if stream is not None else 0.0
+        return scenario.truth(max(t, 0.0))
+
     def stats(self, node: Any) -> StreamStats | None:
         stream = self._streams.get(node.ip)
         return stream.stats if stream else None
