@@ -1,5 +1,5 @@
 """NVS: Espressif's generator writes (build_nvs), our reader parses; damage is skipped, not fatal.
-Then the firmware's boot rules on top (node_config), from the core's own key table."""
+What the firmware then takes from it is the firmware's to say: test_firmware_config_load.py."""
 
 from __future__ import annotations
 
@@ -163,65 +163,3 @@ def test_too_much_data_for_the_partition():
     values = {"csi_cfg": {f"k{i}": NvsValue("str", "x" * 200) for i in range(200)}}
     with pytest.raises(UsageError, match="do not fit"):
         build_nvs(values)
-
-
-# ---- the firmware's boot rules (needs the core binding) -----------------------------------
-
-
-@pytest.fixture
-def edge():
-    return pytest.importorskip("ruview_cli._edge")
-
-
-def _spec(edge, key, ns="csi_cfg"):
-    return next(k for k in edge.nvs_keys() if k["ns"] == ns and k["key"] == key)
-
-
-def test_defaults_when_nvs_is_empty(edge):
-    from ruview_cli.sim.node_config import load_node_config
-
-    cfg, warnings = load_node_config({})
-    assert warnings == []
-    assert cfg.edge_tier == _spec(edge, "edge_tier")["default"]
-    assert cfg.fall_thresh == _spec(edge, "fall_thresh")["default"]
-    assert cfg.ssid is None and cfg.ota_psk is None
-
-
-def test_valid_values_apply(edge):
-    from ruview_cli.sim.node_config import load_node_config
-
-    nvs = read_nvs(build_nvs({
-        "csi_cfg": {"edge_tier": NvsValue("u8", 1), "vital_int": NvsValue("u16", 500),
-                    "target_ip": NvsValue("str", "10.0.0.5"),
-                    "chan_list": NvsValue("blob", b"\x01\x06")},
-        "security": {"ota_psk": NvsValue("str", "k" * 64)},
-    }))
-    cfg, warnings = load_node_config(nvs)
-    assert warnings == []
-    assert (cfg.edge_tier, cfg.vital_int, cfg.target_ip) == (1, 500, "10.0.0.5")
-    assert cfg.chan_list == b"\x01\x06" and cfg.ota_psk == "k" * 64
-    assert "k" * 64 not in repr(cfg)
-
-
-def test_out_of_range_and_wrong_type_keep_defaults(edge):
-    from ruview_cli.sim.node_config import load_node_config
-
-    nvs = read_nvs(build_nvs({
-        "csi_cfg": {
-            "fall_thresh": NvsValue("u16", 0),       # below 1
-            "edge_tier": NvsValue("u16", 1),         # firmware reads a u8
-            "target_ip": NvsValue("str", "10.0.0"),  # not an IPv4 address
-            "password": NvsValue("str", "p" * 65),   # too long
-            "bogus": NvsValue("u8", 1),
-        },
-    }))
-    cfg, warnings = load_node_config(nvs)
-    assert cfg.fall_thresh == _spec(edge, "fall_thresh")["default"]
-    assert cfg.edge_tier == _spec(edge, "edge_tier")["default"]
-    assert cfg.target_ip is None and cfg.password is None
-    text = "\n".join(warnings)
-    assert "fall_thresh=0 out of range 1..65535: default kept" in text
-    assert "edge_tier=1 stored as u16, the firmware reads u8" in text
-    assert "target_ip='10.0.0'" in text
-    assert "bogus" in text
-    assert "p" * 65 not in text and "password (str, 65 bytes)" in text

@@ -23,7 +23,6 @@ import pytest
 
 from ruview_cli.config.nvs import read_nvs
 from ruview_cli.sim.fleet import FleetOptions, SimFleet
-from ruview_cli.sim.node_config import load_node_config
 
 RUVIEW = shutil.which("ruview")
 NVS = (0x9000, 0x6000)
@@ -54,8 +53,15 @@ def ruview(env, *args, timeout=90):
 
 
 def flash_config(fleet, i):
-    cfg, warnings = load_node_config(read_nvs(fleet.nodes[i].flash.read(*NVS)))
-    return cfg, warnings
+    """(what the node's NVS holds, by schema name; what of it the firmware would ignore), read
+    from its flash as the chip reads it (the firmware's own verdict: test_firmware_config_load)."""
+    from types import SimpleNamespace
+
+    from ruview_cli.config import schema
+
+    dec = schema.from_nvs(read_nvs(fleet.nodes[i].flash.read(*NVS)))
+    held = SimpleNamespace(**{name: dec.stored.get(name) for name in schema.BY_NAME})
+    return held, [f"{name}: {why}" for name, why in dec.ignored.items()]
 
 
 def http_status(fleet, i) -> dict:

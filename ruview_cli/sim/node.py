@@ -418,7 +418,7 @@ class SimNode:
 
     def _load_config(self) -> None:
         from ruview_cli.config.nvs import read_nvs
-        from ruview_cli.sim.node_config import load_node_config
+        from ruview_cli.sim.ruview06_config import load_node_config
 
         nvs_part = next((p for p in self._parts if p.name == "nvs"), None)
         raw: dict = {}

@@ -1,7 +1,8 @@
 """What an emulated RuView 0.6.x node takes from its NVS at boot (our table's rules).
 
-Nodes of our flavour no longer use this: they run the firmware, whose config_load.c reads NVS
-itself. RuView 0.6.x stays emulated in Python and reads its keys through this module, with the
+Only the RuView 0.6.x flavour uses this: nodes of ours run the firmware, whose config_load.c
+reads NVS itself (tests/test_firmware_config_load.py asks it what it read). RuView 0.6.x stays
+emulated in Python and reads its keys through this module, with the
 rules of our firmware's table (ruview_cli._edge.nvs_keys() and nvs_value_valid()); RuView 0.6.5's
 own rules differ (see issue 11 item 11). Each key is read with a typed getter, so a value stored
 with another NVS type is not seen; an out-of-range value (or a bad length, or an unparsable
