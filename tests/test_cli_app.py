@@ -109,7 +109,10 @@ def test_every_command_accepts_verbose():
 
 
 def test_install_completion_then_complete(tmp_path):
-    r = _ruview("--install-completion", "bash", env={"HOME": str(tmp_path)})
+    # The shell named, not detected from this process's ancestors (which may hold no shell at
+    # all under CI): typer's switch for exactly that.
+    r = _ruview("--install-completion", "bash",
+                env={"HOME": str(tmp_path), "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"})
     assert r.returncode == 0, r.stderr
     script = (tmp_path / ".bash_completions" / "ruview.sh").read_text()
     assert "_RUVIEW_COMPLETE=complete_bash" in script
