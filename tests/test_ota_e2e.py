@@ -231,7 +231,7 @@ def test_dropped_upload_on_06_is_a_closed_connection_and_retry_succeeds(fleet, e
 @pytest.mark.parametrize("fault", ["selftest_fail", "crash_loop"])
 def test_failed_new_firmware_is_reported_as_rolled_back(fleet, env, image, fault):
     fl = fleet(1, **{fault: True})
-    # A failing self-test gives up after the firmware's timeout (20 s in the host build's
+    # A failing self-test gives up after the firmware's timeout (10 s in the host build's
     # sdkconfig); a crash rolls back at once.
     wait = 50 if fault == "selftest_fail" else 8
     r, doc = ota(env, image("0.7.1"), addr(fl), node_timeout=wait, timeout=wait + 60)

@@ -37,7 +37,7 @@ def nvs_values(psk: str | None = PSK, **csi) -> dict:
     return values
 
 
-# The firmware's self-test gives up after CONFIG_RUVIEW_SELF_TEST_TIMEOUT_S (20 s in the host build).
+# The firmware's self-test gives up after CONFIG_RUVIEW_SELF_TEST_TIMEOUT_S (10 s in the host build).
 SELFTEST_GIVES_UP_S = 50
 
 
@@ -211,7 +211,10 @@ def test_throttled_upload_still_completes(make_node):
 
 
 def test_psk_rules(make_node):
-    image = build_app_image("2.0.0")
+    # A refusal is decided from the headers; a body within the firmware's drain bound
+    # (RV_OTA_DRAIN_MAX) is read and the connection closed cleanly, so the answer always
+    # arrives. A larger refused body is cut (a reset may beat the answer: test_http_contract).
+    image = build_app_image("2.0.0")[:8192]
     blank = make_node(psk=None)
     r = upload(blank, image, psk="anything")
     assert r.status_code == 403 and r.json()["code"] == "ota_disabled"
