@@ -55,13 +55,24 @@ def ruview(env, *args, timeout=90):
 def flash_config(fleet, i):
     """(what the node's NVS holds, by schema name; what of it the firmware would ignore), read
     from its flash as the chip reads it (the firmware's own verdict: test_firmware_config_load)."""
-    from types import SimpleNamespace
-
     from ruview_cli.config import schema
 
     dec = schema.from_nvs(read_nvs(fleet.nodes[i].flash.read(*NVS)))
-    held = SimpleNamespace(**{name: dec.stored.get(name) for name in schema.BY_NAME})
-    return held, [f"{name}: {why}" for name, why in dec.ignored.items()]
+    return Held({name: dec.stored.get(name) for name in schema.BY_NAME}), \
+        [f"{name}: {why}" for name, why in dec.ignored.items()]
+
+
+class Held:
+    """NVS values by schema name (None: not stored, the firmware's default applies); its repr,
+    which a failing assertion prints, never shows a secret."""
+
+    def __init__(self, values: dict):
+        self.__dict__.update(values)
+
+    def __repr__(self) -> str:
+        from ruview_cli.config import schema
+
+        return f"Held({schema.redact(self.__dict__)})"
 
 
 def http_status(fleet, i) -> dict:
@@ -117,7 +128,7 @@ def test_second_provision_keeps_every_earlier_key_and_node_runs_new_values(fleet
     for name in ("ssid", "password", "target_ip", "target_port", "node_id", "edge_tier",
                  "fall_thresh", "pres_thresh", "ota_psk"):
         assert getattr(cfg2, name) == getattr(cfg1, name), name
-    assert cfg2.vital_int == 2500 and cfg1.vital_int == 1000
+    assert cfg2.vital_int == 2500 and cfg1.vital_int is None  # first run: the default, not stored
     # the firmware read it at boot (its config log on the serial port says so)
     assert fleet.nodes[0].wait_for(lambda n: n.state == "running" and
                                    b"config: csi_cfg/vital_int = 2500" in n.boot_log, 15)
