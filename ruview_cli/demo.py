@@ -23,9 +23,12 @@ DEMO_NODES = 3
 # spoken by then, which the step says (how often the DSP abstains is the DSP benchmark's).
 TAIL_SECONDS = 22.0
 # The demo's rooms: seeded; the person sits about a metre from the node, so the body's reflection
-# is -8 dB below the static channel (the model's range is -8 to -22 dB; further away the DSP
-# detects a still person only part of the time: see the README's DSP table).
-DEMO_SEED = 2
+# is -8 dB below the static channel (the model's range is -8 to -22 dB). Seed 13 gives three rooms
+# where the breathing reaches the channel: run offline through the core, each room's first
+# estimate comes 21 s after boot and the firmware keeps estimating. Not every room is like that
+# (over seeds 0-59 at -8 dB, a quarter of rooms give no estimate within 40 s): the README's DSP
+# table says how often the firmware abstains.
+DEMO_SEED = 13
 DEMO_SCENARIO_PARAMS = {"body_db": -8.0}
 
 

@@ -41,9 +41,10 @@ def test_demo_runs_every_step_and_reports_the_scenario(tmp_path):
     assert len(vitals) == 3
     streamer = FleetStreamer("breathing", DEMO_SCENARIO_PARAMS, seed=DEMO_SEED)
     for i, v in enumerate(sorted(vitals, key=lambda v: v["node_id"])):
-        truth = make_scenario("breathing", seed=streamer.seed * 1000 + i, **DEMO_SCENARIO_PARAMS).truth(10.0)
-        assert v["room"]["persons"] == truth.persons == 1
-        assert abs(v["room"]["breathing_bpm"] - truth.breathing_bpm[0]) < 0.5, v
+        room = make_scenario("breathing", seed=streamer.seed * 1000 + i, **DEMO_SCENARIO_PARAMS)
+        rates = [room.truth(t / 2).breathing_bpm[0] for t in range(120)]  # it varies breath to breath
+        assert v["room"]["persons"] == room.truth(30.0).persons == 1
+        assert min(rates) - 0.01 <= v["room"]["breathing_bpm"] <= max(rates) + 0.01, (v, min(rates), max(rates))
     spoke = [v for v in vitals if v["breathing_bpm"] is not None]
     assert spoke  # the firmware may still abstain on a node, not on all
     for v in spoke:

@@ -391,7 +391,8 @@ class Person:
         t0 = max(seg.t0, t - WINDOW_S, 0.0)
         if t - t0 < 1.0:
             t0 = max(0.0, t - WINDOW_S)
-        return True, False, self.breath.mean_bpm(t0, t), self.heart.mean_bpm(t0, t)
+        t1 = max(t, t0 + 1.0)  # at the very start: the first second's rate, never 0/0
+        return True, False, self.breath.mean_bpm(t0, t1), self.heart.mean_bpm(t0, t1)
 
     def fall_times(self, until: float) -> list[float]:
         return [s.t0 for s in self.segments if s.kind == FALL and s.t0 <= until]
