@@ -10,7 +10,8 @@ the ground truth. Per frame rate (default 10, 20, 28.5 and 100 Hz), per seed, fo
   still   one person standing, sitting or lying still (rotating), breathing 8-24 BPM, heart
           55-100 BPM, body reflection -16..-8 dB, SNR 20-30 dB, AGC steps on; 90 s, scored
           after 30 s: breathing MAE + coverage (share of vitals packets with an estimate),
-          presence detected, heart-rate MAE on what is reported + share reported
+          presence detected, the person count when present (one person: right if 1),
+          heart-rate MAE on what is reported + share reported
   empty   empty room, SNR 10-30 dB, AGC steps on; 150 s scored after 30 s: false presence
   fall    a fall at 40-46 s, alternately from standing and at the end of 8 s of walking
           (-16..-8 dB, SNR 20-30 dB): recall = fall flag within 8 s of the onset
@@ -70,13 +71,15 @@ def task_still(rate: float, seed: int) -> dict:
     r = random.Random(seed)
     sc = make_scenario("breathing", seed=seed, rate_bpm=r.uniform(8.0, 24.0), heart_bpm=r.uniform(55.0, 100.0),
                        posture=POSTURES[seed % 3], **_radio(r, rate))
-    res = {"n": 0, "present": 0, "br_n": 0, "br_err": 0.0, "hr_n": 0, "hr_err": 0.0, "hr_bad": 0}
+    res = {"n": 0, "present": 0, "br_n": 0, "br_err": 0.0, "hr_n": 0, "hr_err": 0.0, "hr_bad": 0,
+           "one": 0}
     for t, v in run(sc, 90.0):
         if t < WARMUP_S:
             continue
         truth = sc.truth(t)
         res["n"] += 1
         res["present"] += v.presence
+        res["one"] += v.presence and v.n_persons == truth.persons  # counted right, when present
         if v.breathing_bpm:
             res["br_n"] += 1
             res["br_err"] += abs(v.breathing_bpm - truth.breathing_bpm[0])
@@ -141,6 +144,7 @@ def summarise(acc: dict) -> dict:
         "breathing_mae_bpm": div(acc.get("br_err", 0.0), acc.get("br_n", 0)),
         "breathing_coverage": div(acc.get("br_n", 0), acc.get("n", 0)),
         "presence_still": div(acc.get("present", 0), acc.get("n", 0)),
+        "persons_right": div(acc.get("one", 0), acc.get("present", 0)),
         "false_presence_empty": div(acc.get("empty_present", 0), acc.get("empty_n", 0)),
         "heart_mae_bpm": div(acc.get("hr_err", 0.0), acc.get("hr_n", 0)),
         "heart_reported": div(acc.get("hr_n", 0), acc.get("n", 0)),
@@ -191,6 +195,7 @@ def main(argv=None) -> int:
         ("breathing MAE, BPM [estimate in % of packets]", "<= 1.0 [>= 80 %]",
          lambda r: f"{_num(r['breathing_mae_bpm'])} [{_pct(r['breathing_coverage'])}]"),
         ("still person: presence detected", ">= 95 %", lambda r: _pct(r["presence_still"])),
+        ("still person: counted as one (of presence)", "-", lambda r: _pct(r["persons_right"])),
         ("empty room: false presence", "<= 1 %", lambda r: _pct(r["false_presence_empty"])),
         ("heart-rate MAE, BPM [reported in % of packets]", "<= 5 [stated]",
          lambda r: f"{_num(r['heart_mae_bpm'])} [{_pct(r['heart_reported'])}]"),
