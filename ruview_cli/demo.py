@@ -123,16 +123,26 @@ class Demo:
         return self._record(self._run_step(name, func))
 
     def run(self) -> DemoReport:
-        env_before = {k: os.environ.get(k) for k in ("RUVIEW_INVENTORY",)}
-        os.environ["RUVIEW_INVENTORY"] = os.path.join(self._tmp.name, "ruview.toml")
-        sock = None
-        broker = None
-        try:
-            from ruview_cli.telemetry.receiver import open_socket
+        from contextlib import ExitStack
 
+        from ruview_cli.telemetry.receiver import open_socket
+
+        # Every resource is released on the way out whatever fails, in reverse order.
+        with ExitStack() as stack:
+            stack.callback(self._tmp.cleanup)
+            previous = os.environ.get("RUVIEW_INVENTORY")
+            stack.callback(_restore_env, "RUVIEW_INVENTORY", previous)
+            os.environ["RUVIEW_INVENTORY"] = os.path.join(self._tmp.name, "ruview.toml")
+            stack.callback(lambda: self.fleet is not None and self.fleet.stop())
             sock = open_socket("127.0.0.1", self.rx_port)  # before the nodes start sending
+            stack.callback(sock.close)
+            broker: LocalBroker | str | None = None
             if mosquitto_binary() is not None:
-                broker = LocalBroker(self._tmp.name)  # starts while the nodes boot
+                try:
+                    broker = LocalBroker(self._tmp.name)  # starts while the nodes boot
+                    stack.callback(broker.stop)
+                except OSError as exc:
+                    broker = f"cannot start mosquitto: {exc}"
             if not self._step("start", self.start_fleet).ok:
                 return self.report
             self._step("discover", self.discover)
@@ -141,25 +151,12 @@ class Demo:
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(2, thread_name_prefix="ruview-demo") as pool:
-                jobs = [(name, pool.submit(self._run_step, name, func))
+                jobs = [pool.submit(self._run_step, name, func)
                         for name, func in (("provision", self.provision), ("ota", self.ota))]
-                for name, job in jobs:
+                for job in jobs:
                     self._record(job.result())
             self._watch(sock, broker)
-            return self.report
-        finally:
-            if sock is not None:
-                sock.close()
-            if broker is not None:
-                broker.stop()
-            if self.fleet is not None:
-                self.fleet.stop()
-            for k, v in env_before.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-            self._tmp.cleanup()
+        return self.report
 
     # -- the steps --------------------------------------------------------------------------
     def start_fleet(self) -> StepResult:
@@ -189,7 +186,7 @@ class Demo:
         from ruview_cli.discovery import discover
 
         t0 = time.monotonic()
-        found = discover(timeout=5.0, interface=self.interface, expect=len(self.nodes))
+        found = discover(timeout=5.0, interface=self.interface, expect=[n["mac"] for n in self.nodes])
         took = time.monotonic() - t0
         ours = {n["mac"] for n in self.nodes}
         seen = [d for d in found if d.mac in ours]
@@ -238,7 +235,7 @@ class Demo:
             detail += f", verified after the reboot ({result.bytes_sent // 1024} KB in {result.seconds:.1f} s)"
         return StepResult("ota", ok, detail, result.to_json())
 
-    def _watch(self, sock, broker: "LocalBroker | None") -> None:
+    def _watch(self, sock, broker: "LocalBroker | str | None") -> None:
         """The live step: every datagram goes to the tail view and, with a broker, through
         `ruview bridge` at the same time (one receiver, as `tail` and `bridge` share it)."""
         from ruview_cli.telemetry.receiver import receive
@@ -257,13 +254,13 @@ class Demo:
 
         tail = TailSession(on_tick=on_tick)
         bridge = watcher = None
+        bridge_failed = broker if isinstance(broker, str) else None
         consume, tick = tail.consume, tail.tick
-        if broker is not None:
+        if isinstance(broker, LocalBroker):
             try:
                 bridge, watcher = broker.bridge_session()
             except Exception as exc:
-                self._record(StepResult("bridge", False, f"{type(exc).__name__}: {exc}"))
-                broker = None
+                bridge_failed = f"{type(exc).__name__}: {exc}"
         if bridge is not None:
             def consume(data: bytes, addr: tuple, t: float) -> bool:  # noqa: F811
                 bridge.consume(data, addr, t)
@@ -274,17 +271,29 @@ class Demo:
                 tail.tick(now)
 
         t0 = time.monotonic()
+        failed = None
+        reason = "interrupted"
         try:
             reason = receive(sock, consume, idle=tail.idle, tick=tick, tick_every=TICK_S,
                              duration=self.tail_seconds, stop=tail.stop)
+        except Exception as exc:  # reported as the step's failure, like every other step
+            failed = f"{type(exc).__name__}: {exc}"
         finally:
-            tail.idle()
-            if bridge is not None:
-                bridge.close()
-        self._record(self._run_step("tail", lambda: self._tail_result(
-            tail, reason, time.monotonic() - t0, last_estimate)))
+            try:
+                tail.idle()
+            finally:
+                if bridge is not None:
+                    bridge.close()
+        took = time.monotonic() - t0
+        if failed is not None:
+            self._record(StepResult("tail", False, failed))
+        else:
+            self._record(self._run_step("tail", lambda: self._tail_result(
+                tail, reason, took, last_estimate)))
         if watcher is not None:
             self._record(self._run_step("bridge", watcher.result))
+        elif bridge_failed is not None:
+            self._record(StepResult("bridge", False, bridge_failed))
 
     def _tail_result(self, session, reason: str, took: float, last_estimate: dict) -> StepResult:
         summary = session.summary(reason)
@@ -322,9 +331,10 @@ class Demo:
         detail = (f"{len(nodes)} nodes streamed for {took:.0f} s, {len(with_vitals)} sent vitals; "
                   f"{len(spoke)} of {len(rows)} estimated a breathing rate")
         if wrong:
-            detail += ("; not what the room holds: " + "; ".join(wrong)
-                       + f" (the DSP needs about {ESTIMATE_AFTER_S:.0f} s of CSI after a boot for a "
-                         f"first estimate: try --seconds {2 * TAIL_SECONDS:.0f})")
+            detail += "; not what the room holds: " + "; ".join(wrong)
+            if not spoke:  # too short a watch is the likely cause only when nobody spoke
+                detail += (f" (the DSP needs about {ESTIMATE_AFTER_S:.0f} s of CSI after a boot "
+                           f"for a first estimate: try --seconds {2 * max(self.tail_seconds, TAIL_SECONDS):.0f})")
         elif spoke:
             detail += f", each within {BREATHING_TOLERANCE_BPM:g} BPM of its room's rate"
             if silent:
@@ -361,10 +371,19 @@ class LocalBroker:
         return session, watcher
 
     def stop(self) -> None:
-        if self.subscriber is not None:
-            self.subscriber.loop_stop()
-        self.proc.terminate()
-        self.proc.wait(10)
+        import subprocess
+
+        try:
+            if self.subscriber is not None:
+                self.subscriber.disconnect()
+                self.subscriber.loop_stop()
+        finally:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
 
 
 class _BrokerWatcher:
@@ -385,6 +404,8 @@ class _BrokerWatcher:
         sub.on_connect = lambda c, u, f, rc, p: c.subscribe([("homeassistant/#", 0), ("ruview/#", 0)])
         sub.on_subscribe = lambda *a: self._subscribed.set()
         for _ in range(100):  # the broker may still be starting
+            if broker.proc.poll() is not None:
+                raise RuntimeError(f"the local Mosquitto exited at once (status {broker.proc.returncode})")
             try:
                 sub.connect(broker.host, broker.port, 30)
                 break
@@ -411,6 +432,13 @@ class _BrokerWatcher:
         detail = (f"mqtt://{self.broker.host}:{self.broker.port}: Home Assistant discovery for "
                   f"{len(devices)} devices, state messages from {len(states)} nodes")
         return StepResult("bridge", ok, detail, {"devices": devices, "states": states})
+
+
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 def mosquitto_binary() -> str | None:

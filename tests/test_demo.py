@@ -40,9 +40,9 @@ def test_demo_runs_every_step_and_reports_the_scenario(tmp_path):
     vitals = summary["summary"]["vitals"]
     assert len(vitals) == 3
     streamer = FleetStreamer("breathing", DEMO_SCENARIO_PARAMS, seed=DEMO_SEED)
-    for i, v in enumerate(sorted(vitals, key=lambda v: v["node_id"])):
-        room = make_scenario("breathing", seed=streamer.seed * 1000 + i, **DEMO_SCENARIO_PARAMS)
-        rates = [room.truth(t / 2).breathing_bpm[0] for t in range(120)]  # it varies breath to breath
+    for i, v in enumerate(sorted(vitals, key=lambda v: v["node_id"])):  # node i + 1 is fleet index i
+        room = make_scenario("breathing", seed=streamer.room_seed(i), **DEMO_SCENARIO_PARAMS)
+        rates = [room.truth(float(t)).breathing_bpm[0] for t in range(180)]  # varies breath to breath
         assert v["room"]["persons"] == room.truth(30.0).persons == 1
         assert min(rates) - 0.01 <= v["room"]["breathing_bpm"] <= max(rates) + 0.01, (v, min(rates), max(rates))
     spoke = [v for v in vitals if v["breathing_bpm"] is not None]
@@ -64,6 +64,12 @@ def test_demo_too_short_for_an_estimate_fails_its_tail_step_and_says_why(tmp_pat
     assert r.returncode == 1 and summary["ok"] is False
     assert steps["tail"]["ok"] is False and "no node estimated a breathing rate yet" in steps["tail"]["detail"]
     assert f"--seconds {2 * TAIL_SECONDS:.0f}" in steps["tail"]["detail"]
+
+
+def test_the_help_states_the_demos_own_default():
+    from ruview_cli.cli import demo as cli_demo
+
+    assert cli_demo.TAIL_SECONDS == TAIL_SECONDS  # repeated there so --help imports nothing heavy
 
 
 def test_the_room_check_names_what_disagrees():

@@ -116,12 +116,12 @@ def test_discover_lists_both_flavours_with_sources(fleets, tmp_path):
 
 
 def test_a_caller_that_knows_its_fleet_gets_every_node_with_its_status(fleets):
-    """discover(expect=N) may close the window early, but never before the N nodes found by
-    mDNS have answered their status (what `ruview demo` relies on)."""
+    """discover(expect=MACs) may close the window early, but never before those nodes, found
+    by mDNS, have answered their status (what `ruview demo` relies on)."""
     from ruview_cli.discovery import discover
 
     ours = {n["mac"] for n in fleets["ours"]}  # RuView 0.6.x advertises nothing over mDNS
-    rows = [r for r in discover(timeout=30.0, interface="127.0.0.1", expect=len(ours))
+    rows = [r for r in discover(timeout=30.0, interface="127.0.0.1", expect=ours)
             if r.mac in ours]
     assert {r.mac for r in rows} == ours
     assert all(r.running_partition and r.version for r in rows), [r.to_json() for r in rows]

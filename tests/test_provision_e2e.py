@@ -63,8 +63,8 @@ def flash_config(fleet, i):
 
 
 class Held:
-    """NVS values by schema name (None: not stored, the firmware's default applies); its repr,
-    which a failing assertion prints, never shows a secret."""
+    """NVS values by schema name (None: not stored, the firmware's default applies); its repr
+    (what a failing assertion on the whole object prints) shows no secret."""
 
     def __init__(self, values: dict):
         self.__dict__.update(values)

@@ -89,18 +89,20 @@ def _vitals_table(rows: list[dict]):
     def num(v, fmt):
         return "-" if v in (None, 0, 0.0) else format(v, fmt)
 
-    # SIMPLE_HEAD: ten columns fit 80 columns without cutting a value
-    table = Table(title="what each node measured (BPM) and what its room holds", box=box.SIMPLE_HEAD,
+    # SIMPLE_HEAD: the columns fit 80 without cutting a value
+    table = Table(title="what each node measured (in brackets: what its room holds)", box=box.SIMPLE_HEAD,
                   pad_edge=False, collapse_padding=True)
-    for col in ("node", "address", "fw", "breath", "room", "heart", "present", "people", "CSI/s", "loss"):
+    for col in ("node", "address", "fw", "breath/min", "heart", "present", "people", "CSI/s", "loss"):
         table.add_column(col, justify="right" if col not in ("address", "fw") else "left",
                          no_wrap=True)
     for r in rows:
         room = r.get("room") or {}
+        truth_rate = room.get("breathing_bpm")
         table.add_row(str(r["node_id"]), safe(r["address"]), safe(r["version"] or "?"),
-                      num(r["breathing_bpm"], ".1f"), num(room.get("breathing_bpm"), ".1f"),
+                      f"{num(r['breathing_bpm'], '.1f')} ({num(truth_rate, '.1f')})",
                       num(r["heart_bpm"], ".0f"),
-                      "yes" if r["presence"] else "no", str(r["n_persons"] or 0),
+                      "yes" if r["presence"] else "no",
+                      f"{r['n_persons'] or 0} ({room.get('persons', '?')})",
                       f"{r['frame_rate_hz']:.1f}",
                       "-" if r["loss_pct"] is None else f"{r['loss_pct']:.1f}%")
     return table

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from ruview_cli.discovery.interfaces import resolve_interface
 from ruview_cli.discovery.model import SOURCES, DiscoveredNode, Sighting, merge
@@ -39,6 +39,7 @@ class DiscoverySession:
         self._asked: set[tuple[str, int]] = set()
         self._history: dict[str, DiscoveredNode] = {}
         self._lock = threading.Lock()
+        self._answered = threading.Condition(self._lock)
         self.browser = None
         self.listener = None
         try:
@@ -76,11 +77,18 @@ class DiscoverySession:
         if found is not None:
             with self._lock:
                 self._enriched[key] = found
+                self._answered.notify_all()
 
-    def answered(self) -> int:
-        """Nodes found by mDNS whose status has been fetched so far."""
-        with self._lock:
-            return len({s.mac or key for key, s in self._enriched.items()})
+    def wait_answered(self, macs: set[str], timeout: float) -> bool:
+        """Wait until every MAC in `macs` was found by mDNS and answered its status."""
+        end = time.monotonic() + timeout
+        with self._answered:
+            while not macs <= {(s.mac or "").lower() for s in self._enriched.values()}:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._answered.wait(left)
+            return True
 
     def _inventory_sightings(self) -> list[Sighting]:
         if self.inventory is None:
@@ -175,13 +183,13 @@ def discover(*, timeout: float = 2.0, interface: str | None = None,
              listen_port: int | None = None, probe: str | None = None, inventory: Any = None,
              on_sighting: Callable[[Sighting], None] | None = None,
              rejected: list[Rejected] | None = None,
-             expect: int | None = None) -> list[DiscoveredNode]:
+             expect: Iterable[str] | None = None) -> list[DiscoveredNode]:
     """Find nodes for `timeout` seconds (the browse window) and return one row per node.
 
-    With `expect`, the window closes early once that many nodes found by mDNS have answered
-    their status (the probe round finished too): a caller that knows its fleet waits no longer
-    than it takes. A node is stale when it was not seen during this run (known only from the
-    inventory).
+    With `expect` (MAC addresses), the window closes early once each of those nodes was found by
+    mDNS and answered its status (and the probe round finished): a caller that knows its fleet
+    waits no longer than it takes. A node is stale when it was not seen during this run (known
+    only from the inventory).
     Sightings that make no sense (a bad MAC in an advert...) are skipped and, when `rejected`
     is given, appended to it."""
     from ruview_cli.errors import UsageError
@@ -203,9 +211,8 @@ def discover(*, timeout: float = 2.0, interface: str | None = None,
             if remaining > 0:
                 threading.Event().wait(remaining)  # the rest of the browse window
         else:
-            while time.monotonic() < deadline and not (
-                    not worker.is_alive() and session.answered() >= expect):
-                worker.join(0.05)
+            session.wait_answered({m.lower() for m in expect}, timeout)
+            worker.join(max(0.0, deadline - time.monotonic()))
         worker.join()  # a large sweep may outlast the window; its results still count
         rows = session.snapshot(box.get("r", []), since=started)
         if rejected is not None:

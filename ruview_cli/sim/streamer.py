@@ -132,6 +132,7 @@ class FleetStreamer:
         self.seed = seed
         self._streams: dict[str, _NodeStream] = {}
         self._scenarios: dict[str, Scenario] = {}
+        self._paused: dict[str, float] = {}  # scenario time at which a detached node left off
         self._heap: list[_Slot] = []
         self._counter = 0
         self._lock = threading.Lock()
@@ -166,7 +167,7 @@ class FleetStreamer:
             # The room keeps going while the node reboots: one scenario per node, kept.
             scenario = self._scenarios.get(key)
             if scenario is None:
-                scenario = make_scenario(self.scenario_name, seed=self.seed * 1000 + node.index,
+                scenario = make_scenario(self.scenario_name, seed=self.room_seed(node.index),
                                          **dict(self.scenario_params))
                 self._scenarios[key] = scenario
             if deliver is not None:
@@ -185,8 +186,14 @@ class FleetStreamer:
     def detach(self, node: Any, reason: str = "") -> None:
         with self._lock:
             stream = self._streams.pop(node.ip, None)
+            if stream is not None:
+                self._paused[node.ip] = time.monotonic() - stream.origin
         if stream is not None:
             stream.close()
+
+    def room_seed(self, index: int) -> int:
+        """The scenario seed of node `index`'s room: every node has a room of its own."""
+        return self.seed * 1000 + index
 
     def room_truth(self, node: Any):
         """What is happening in the node's room now (the scenario's ground truth), or None if
@@ -194,9 +201,11 @@ class FleetStreamer:
         with self._lock:
             scenario = self._scenarios.get(node.ip)
             stream = self._streams.get(node.ip)
+            paused = self._paused.get(node.ip, 0.0)
         if scenario is None:
             return None
-        t = time.monotonic() - stream.origin if stream is not None else 0.0
+        # while the node reboots its room stands where the radio left it
+        t = time.monotonic() - stream.origin if stream is not None else paused
         return scenario.truth(max(t, 0.0))
 
     def stats(self, node: Any) -> StreamStats | None:
