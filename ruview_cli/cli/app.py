@@ -21,7 +21,7 @@ from ruview_cli import __version__
 # (command, module under ruview_cli/cli/, the line shown by `ruview --help`), in the order an
 # operator meets them. tests/test_cli_app.py checks it against what each module registers.
 COMMANDS = (
-    ("demo", "demo", "Try everything on this machine, no hardware needed (under a minute)."),
+    ("demo", "demo", "Try everything on this machine, no hardware needed (about 30 seconds)."),
     ("discover", "discover", "Find nodes by mDNS, by their UDP telemetry and by probing GET :8032/ota/status."),
     ("nodes", "nodes", "The fleet inventory: list, add, remove, set."),
     ("status", "status", "Ask each node which firmware it runs: version, slot, OTA state, uptime."),
