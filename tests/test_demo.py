@@ -4,6 +4,7 @@ what its nodes report must be what the emulated room holds."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 
 from ruview_cli.demo import (BREATHING_TOLERANCE_BPM, DEMO_SCENARIO_PARAMS, DEMO_SEED, TAIL_SECONDS,
@@ -12,9 +13,9 @@ from ruview_cli.sim.scenarios import make_scenario
 from ruview_cli.sim.streamer import FleetStreamer
 
 
-def demo(tmp_path, seconds: float):
+def demo(tmp_path, seconds: float, env: dict | None = None):
     r = subprocess.run(["ruview", "demo", "--seconds", f"{seconds:g}", "--json"], capture_output=True,
-                       text=True, timeout=180, cwd=tmp_path)
+                       text=True, timeout=180, cwd=tmp_path, env=env)
     lines = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
     return r, {line["step"]: line for line in lines if "step" in line}, lines[-1]
 
@@ -59,11 +60,24 @@ def test_demo_runs_every_step_and_reports_the_scenario(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_demo_too_short_for_an_estimate_fails_its_tail_step_and_says_why(tmp_path):
-    r, steps, summary = demo(tmp_path, 2)
+def test_failed_steps_say_why_and_the_demo_still_finishes(tmp_path):
+    # A watch too short for an estimate, and a Mosquitto that dies at start (a stand-in that
+    # exits 1 first on PATH): each is its step's failure, named; the others still run.
+    bin_dir, work = tmp_path / "bin", tmp_path / "work"
+    bin_dir.mkdir()
+    work.mkdir()
+    fake = bin_dir / "mosquitto"
+    fake.write_text("#!/bin/sh\nexit 1\n")
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    r, steps, summary = demo(work, 2, env=env)
     assert r.returncode == 1 and summary["ok"] is False
+    assert [name for name, s in steps.items() if s["ok"]] == ["start", "discover", "provision", "ota"]
     assert steps["tail"]["ok"] is False and "no node estimated a breathing rate yet" in steps["tail"]["detail"]
     assert f"--seconds {2 * TAIL_SECONDS:.0f}" in steps["tail"]["detail"]
+    assert "the local Mosquitto exited at once (status 1)" in steps["bridge"]["detail"]
+    assert len(summary["summary"]["vitals"]) == 3  # what the nodes said is still reported
+    assert list(work.iterdir()) == []
 
 
 def test_the_help_states_the_demos_own_default():
