@@ -136,13 +136,14 @@ class Demo:
             stack.callback(lambda: self.fleet is not None and self.fleet.stop())
             sock = open_socket("127.0.0.1", self.rx_port)  # before the nodes start sending
             stack.callback(sock.close)
-            broker: LocalBroker | str | None = None
-            if mosquitto_binary() is not None:
+            broker, broker_error = None, None
+            binary = mosquitto_binary()
+            if binary is not None:
                 try:
-                    broker = LocalBroker(self._tmp.name)  # starts while the nodes boot
+                    broker = LocalBroker(binary, self._tmp.name)  # starts while the nodes boot
                     stack.callback(broker.stop)
                 except OSError as exc:
-                    broker = f"cannot start mosquitto: {exc}"
+                    broker_error = f"cannot start mosquitto: {exc}"
             if not self._step("start", self.start_fleet).ok:
                 return self.report
             self._step("discover", self.discover)
@@ -155,7 +156,7 @@ class Demo:
                         for name, func in (("provision", self.provision), ("ota", self.ota))]
                 for job in jobs:
                     self._record(job.result())
-            self._watch(sock, broker)
+            self._watch(sock, broker, broker_error)
         return self.report
 
     # -- the steps --------------------------------------------------------------------------
@@ -235,7 +236,7 @@ class Demo:
             detail += f", verified after the reboot ({result.bytes_sent // 1024} KB in {result.seconds:.1f} s)"
         return StepResult("ota", ok, detail, result.to_json())
 
-    def _watch(self, sock, broker: "LocalBroker | str | None") -> None:
+    def _watch(self, sock, broker: "LocalBroker | None", broker_error: str | None) -> None:
         """The live step: every datagram goes to the tail view and, with a broker, through
         `ruview bridge` at the same time (one receiver, as `tail` and `bridge` share it)."""
         from ruview_cli.telemetry.receiver import receive
@@ -254,19 +255,20 @@ class Demo:
 
         tail = TailSession(on_tick=on_tick)
         bridge = watcher = None
-        bridge_failed = broker if isinstance(broker, str) else None
-        consume, tick = tail.consume, tail.tick
-        if isinstance(broker, LocalBroker):
+        bridge_failed = broker_error
+        if broker is not None:
             try:
                 bridge, watcher = broker.bridge_session()
             except Exception as exc:
                 bridge_failed = f"{type(exc).__name__}: {exc}"
-        if bridge is not None:
-            def consume(data: bytes, addr: tuple, t: float) -> bool:  # noqa: F811
+        if bridge is None:
+            consume, tick = tail.consume, tail.tick
+        else:
+            def consume(data: bytes, addr: tuple, t: float) -> bool:
                 bridge.consume(data, addr, t)
                 return tail.consume(data, addr, t)
 
-            def tick(now: float) -> None:  # noqa: F811
+            def tick(now: float) -> None:
                 bridge.tick(now)
                 tail.tick(now)
 
@@ -348,7 +350,7 @@ class LocalBroker:
     """A private Mosquitto for the demo's bridge step: the nodes' telemetry through `ruview
     bridge`, as Home Assistant would see it (one discovered device per node, state messages)."""
 
-    def __init__(self, workdir: str):
+    def __init__(self, binary: str, workdir: str):
         import subprocess
 
         self.host, self.port = "127.0.0.1", _free_tcp_port()
@@ -356,7 +358,7 @@ class LocalBroker:
         with open(conf, "w") as f:
             f.write(f"listener {self.port} {self.host}\nallow_anonymous true\npersistence false\n"
                     f"log_dest none\n")
-        self.proc = subprocess.Popen([mosquitto_binary(), "-c", conf], stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([binary, "-c", conf], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         self.subscriber = None
 
